@@ -1,0 +1,67 @@
+#!/bin/sh
+# make check: build each architecture, boot it once per mode, run the test
+# list, and summarise.  Exit non-zero on any failed or missing result, a hung
+# VM, or a kernel splat on the console.
+#   ARCHES="x86_64 arm64"  MODES=only these modes  TESTS=only these tests
+#   NOBUILD=1 re-runs on what is already built   TIMEOUT=per-test seconds
+set -u
+
+: "${ARCHES:=x86_64 arm64}" "${FLAVOUR:=debug}" "${TESTS:=}" "${MODES:=}" \
+	"${NOBUILD:=}" "${TIMEOUT:=300}"
+export FLAVOUR TIMEOUT
+
+sh scripts/selftest.sh || exit 1
+
+# arch/*.conf sets MODES to the arch's own list: keep the user's filter apart.
+want_modes=$MODES
+
+P=0 F=0 S=0
+summary=
+for ARCH in $ARCHES; do
+	export ARCH
+	. "arch/$ARCH.conf"
+	out=build/$ARCH-$FLAVOUR
+	if [ -z "$NOBUILD" ]; then
+		sh scripts/build.sh || { echo "check: $ARCH build failed" >&2; exit 1; }
+	fi
+
+	# The selected lines of the list, comments dropped.
+	list=$out/tests.list
+	mkdir -p "$out"
+	grep -v -e '^#' -e '^[[:space:]]*$' "tests/kvm-$ARCH.list" |
+		while IFS= read -r line; do
+			[ -z "$TESTS" ] && { echo "$line"; continue; }
+			for t in $TESTS; do
+				[ "${line%% *}" = "$t" ] && echo "$line" && break
+			done
+		done > "$list"
+	[ -s "$list" ] || { echo "check: no test of \"$TESTS\" in tests/kvm-$ARCH.list" >&2; exit 1; }
+	cpio=$(LIST=$list RUN=check sh scripts/initramfs.sh) || exit 1
+
+	ap=0 af=0 as=0
+	modes=$MODES
+	if [ -n "$want_modes" ]; then
+		modes=$(for m in $want_modes; do case " $MODES " in *" $m "*) echo "$m" ;; esac; done)
+	fi
+	for MODE in $modes; do
+		start=$(date +%s)
+		MODE=$MODE RUN=check CPIO=$cpio sh scripts/boot.sh
+		hung=$?
+		res=$(sh scripts/tap-summary.sh "$out/logs/check-$MODE.out" "$ARCH/$MODE")
+		echo "$res" | sed '$d'
+		set -- $(echo "$res" | tail -n 1)
+		p=$2 f=$3 s=$4
+		if ! sh scripts/scan-console.sh "$out/logs/check-$MODE.console"; then
+			f=$((f + 1))
+		fi
+		[ $hung -eq 0 ] || f=$((f + 1))
+		echo "  ($(( $(date +%s) - start ))s)"
+		ap=$((ap + p)) af=$((af + f)) as=$((as + s))
+	done
+	summary="$summary$ARCH: $ap passed, $af failed, $as skipped
+"
+	P=$((P + ap)) F=$((F + af)) S=$((S + as))
+done
+printf '%s' "$summary"
+echo "$P passed, $F failed, $S skipped"
+[ "$F" -eq 0 ]

@@ -1,0 +1,45 @@
+#!/bin/sh
+# Install everything the harness needs, from Debian bookworm only.  Idempotent:
+# apt-get skips what is already there.  Run as root or through sudo.
+set -eu
+
+. "$(dirname "$0")/../base.conf"
+
+SUDO=
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+
+# busybox-static is not co-installable across architectures; the arm64 one
+# is only downloaded and unpacked (scripts/initramfs.sh), so the foreign
+# architecture is needed for apt to see it.
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+	$SUDO dpkg --add-architecture arm64
+fi
+$SUDO apt-get update -qq
+
+# Pin the kernel base; if the archive dropped it, take the newest 6.12 so
+# that a set-up still works, but say loudly that the base moved.
+src="linux-source-$BASE_SERIES=$BASE_DEBVER"
+if ! apt-cache madison "linux-source-$BASE_SERIES" | grep -q " $BASE_DEBVER "; then
+	echo "WARNING: linux-source-$BASE_SERIES $BASE_DEBVER is gone from the archive;" >&2
+	echo "WARNING: using the newest $BASE_SERIES instead: patches may not apply." >&2
+	src="linux-source-$BASE_SERIES"
+fi
+
+$SUDO apt-get install -y -qq --no-install-recommends \
+	"$src" xz-utils \
+	make gcc libc6-dev bc bison flex libelf-dev libssl-dev cpio rsync \
+	ccache sparse git perl python3 \
+	gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
+	qemu-system-x86 qemu-system-arm \
+	gnuplot-nox >/dev/null
+
+# busybox for both guests, unpacked under build/ (never installed on the host).
+deb=build/deb
+mkdir -p "$deb"
+for a in amd64 arm64; do
+	[ -x "$deb/$a/bin/busybox" ] && continue
+	(cd "$deb" && apt-get download -qq "busybox-static:$a")
+	dpkg-deb -x "$deb"/busybox-static_*_"$a".deb "$deb/$a"
+done
+echo "deps: done"

@@ -1,0 +1,28 @@
+#!/bin/sh
+# Pack the test VM's initramfs: busybox, guest/, and the KVM selftests that
+# the run needs (stripped).  Prints the path of the cpio archive.
+#   ARCH  FLAVOUR  RUN=check|demo|shell  LIST=file of test lines  TIMEOUT=s
+set -eu
+
+: "${ARCH:?}" "${FLAVOUR:=debug}" "${RUN:=check}" "${LIST:?}" "${TIMEOUT:=300}"
+. "arch/$ARCH.conf"
+out=build/$ARCH-$FLAVOUR
+root=$out/initramfs-$RUN
+rm -rf "$root"
+mkdir -p "$root/bin" "$root/dev" "$root/proc" "$root/sys" "$root/tmp" \
+	"$root/harness" "$root/kselftest/kvm"
+
+cp "build/deb/$DEB_ARCH/bin/busybox" "$root/bin/busybox"
+ln -s busybox "$root/bin/sh"
+cp guest/init "$root/init"
+cp guest/runtests "$root/harness/"
+[ ! -f guest/demo ] || cp guest/demo "$root/harness/"
+cp "$LIST" "$root/harness/tests"
+echo "$TIMEOUT" > "$root/harness/timeout"
+for t in $(cut -d' ' -f1 "$LIST" | sort -u); do
+	bin=$(find "$out/kselftest/kvm" -name "$t" -type f | head -n 1)
+	[ -n "$bin" ] || { echo "initramfs: no selftest $t in $out/kselftest/kvm" >&2; exit 1; }
+	"${CROSS_COMPILE}strip" -o "$root/kselftest/kvm/$t" "$bin"
+done
+(cd "$root" && find . | cpio -o -H newc -R 0:0 --quiet) > "$root.cpio"
+echo "$root.cpio"
