@@ -11,6 +11,7 @@ set -u
 export FLAVOUR TIMEOUT
 
 sh scripts/selftest.sh || exit 1
+sh scripts/doccheck.sh || exit 1
 
 # arch/*.conf sets MODES to the arch's own list: keep the user's filter apart.
 want_modes=$MODES

@@ -29,7 +29,7 @@ fi
 $SUDO apt-get install -y -qq --no-install-recommends \
 	"$src" xz-utils \
 	make gcc libc6-dev bc bison flex libelf-dev libssl-dev cpio rsync \
-	ccache sparse git perl python3 \
+	ccache sparse git perl python3 python3-docutils \
 	gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
 	qemu-system-x86 qemu-system-arm \
 	gnuplot-nox >/dev/null
