@@ -8,13 +8,14 @@
 #   make run                  the demand-paging demo (x86_64)
 #   make shell ARCH=arm64     an interactive shell in the test VM
 #   make tree / make series   patches/ -> build/linux -> patches/
+#   make series-check         checkpatch, per-commit builds, W=1/sparse
 #   make build ARCH=...       build one arch (FLAVOUR=debug|bench)
 
 ARCHES := $(if $(ARCH),$(ARCH),x86_64 arm64)
 FLAVOUR ?= debug
 export TESTS MODES FLAVOUR TIMEOUT VM_TIMEOUT
 
-.PHONY: deps tree series build check rerun run shell selftest clean
+.PHONY: deps tree series series-check build check rerun run shell selftest clean
 
 deps:
 	sh scripts/deps.sh
@@ -24,6 +25,9 @@ tree:
 
 series:
 	sh scripts/series.sh
+
+series-check: build
+	ARCHES="$(ARCHES)" sh scripts/series-check.sh
 
 build: tree
 	for a in $(ARCHES); do ARCH=$$a sh scripts/build.sh || exit 1; done

@@ -1,0 +1,72 @@
+#!/bin/sh
+# make series-check: what a maintainer checks before taking the series.
+#  - scripts/checkpatch.pl --strict on every patch in patches/;
+#  - every commit of base..HEAD builds the KVM objects of every arch
+#    (bisectable), incrementally in the debug build directories;
+#  - at HEAD, W=1 and sparse (C=2) on the KVM objects report nothing on the
+#    lines of the C files the series touches that they don't report at base.
+# Needs "make build" for each arch first (it uses the configured trees).
+set -eu
+: "${ARCHES:=x86_64 arm64}"
+tree=build/linux
+g() { git -C "$tree" "$@"; }
+
+rc=0
+for p in patches/[0-9]*.patch; do
+	case "$p" in */0000-*) continue ;; esac
+	if ! out=$("$tree/scripts/checkpatch.pl" --strict -q "$p" 2>&1); then
+		echo "series-check: checkpatch: $p" >&2
+		echo "$out" >&2
+		rc=1
+	fi
+done
+[ $rc = 0 ] && echo "series-check: checkpatch --strict clean"
+
+[ -z "$(g status --porcelain --untracked-files=no)" ] ||
+	{ echo "series-check: $tree has uncommitted changes" >&2; exit 1; }
+branch=$(g symbolic-ref -q --short HEAD) || { echo "series-check: $tree HEAD is detached" >&2; exit 1; }
+
+# kmake ARCH target...: build in the arch's debug tree, stderr to stdout.
+kmake() {
+	a=$1; shift
+	(. "arch/$a.conf"; cc=${CROSS_COMPILE}gcc
+	 command -v ccache >/dev/null && cc="ccache $cc"
+	 make -s -C "$tree" O="$PWD/build/$a-debug/kernel" ARCH="$KARCH" \
+		CROSS_COMPILE="$CROSS_COMPILE" CC="$cc" -j"$(nproc)" "$@" 2>&1)
+}
+kvmdir() { (. "arch/$1.conf"; echo "arch/$KARCH/kvm/"); }
+
+for c in $(g rev-list --reverse base..HEAD); do
+	g checkout -q "$c"
+	for a in $ARCHES; do
+		if ! out=$(kmake "$a" "$(kvmdir "$a")"); then
+			echo "series-check: $(g log -1 --format=%s "$c"): $a build failed" >&2
+			echo "$out" | tail -20 >&2
+			rc=1
+		fi
+	done
+done
+echo "series-check: every commit built for $ARCHES"
+
+# Warnings are compared without line numbers, which the series moves.
+files=$(g diff --name-only base "$branch" -- '*.c' '*.h' | grep -v '^tools/' || true)
+pattern=$(echo "$files" | sed 's/[.]/[.]/g' | paste -sd'|')
+warnings() {
+	g checkout -q "$1"
+	kmake "$2" W=1 C=2 "$(kvmdir "$2")" | grep -E "^($pattern):[0-9]+:" |
+		sed -E 's/:[0-9]+(:[0-9]+)?:/:/' | sort -u
+}
+for a in $ARCHES; do
+	warnings base "$a" > "build/$a-debug/warnings.base"
+	warnings "$branch" "$a" > "build/$a-debug/warnings.head"
+	new=$(comm -13 "build/$a-debug/warnings.base" "build/$a-debug/warnings.head")
+	if [ -n "$new" ]; then
+		echo "series-check: $a: new W=1/sparse warnings in touched files:" >&2
+		echo "$new" >&2
+		rc=1
+	else
+		echo "series-check: $a: no new W=1/sparse warnings in touched files"
+	fi
+done
+g checkout -q "$branch"
+exit $rc
