@@ -14,7 +14,9 @@ g() { git -C "$tree" "$@"; }
 rc=0
 for p in patches/[0-9]*.patch; do
 	case "$p" in */0000-*) continue ;; esac
-	if ! out=$("$tree/scripts/checkpatch.pl" --strict -q "$p" 2>&1); then
+	# checkpatch finds its data files (spelling, const structs) from the
+	# kernel tree it runs in.
+	if ! out=$(cd "$tree" && ./scripts/checkpatch.pl --strict -q "$OLDPWD/$p" 2>&1); then
 		echo "series-check: checkpatch: $p" >&2
 		echo "$out" >&2
 		rc=1
@@ -25,6 +27,7 @@ done
 [ -z "$(g status --porcelain --untracked-files=no)" ] ||
 	{ echo "series-check: $tree has uncommitted changes" >&2; exit 1; }
 branch=$(g symbolic-ref -q --short HEAD) || { echo "series-check: $tree HEAD is detached" >&2; exit 1; }
+trap 'g checkout -q "$branch"' EXIT INT TERM
 
 # kmake ARCH target...: build in the arch's debug tree, stderr to stdout.
 kmake() {
@@ -53,7 +56,10 @@ files=$(g diff --name-only base "$branch" -- '*.c' '*.h' | grep -v '^tools/' || 
 pattern=$(echo "$files" | sed 's/[.]/[.]/g' | paste -sd'|')
 warnings() {
 	g checkout -q "$1"
-	kmake "$2" W=1 C=2 "$(kvmdir "$2")" | grep -E "^($pattern):[0-9]+:" |
+	# Paths come out absolute, and virt/kvm as arch/*/kvm/../../../virt/kvm.
+	kmake "$2" W=1 C=2 "$(kvmdir "$2")" |
+		sed -e "s#^$PWD/$tree/##" -e 's#^arch/[^/]*/kvm/\.\./\.\./\.\./##' |
+		grep -E "^($pattern):[0-9]+:" |
 		sed -E 's/:[0-9]+(:[0-9]+)?:/:/' | sort -u
 }
 for a in $ARCHES; do
@@ -68,5 +74,4 @@ for a in $ARCHES; do
 		echo "series-check: $a: no new W=1/sparse warnings in touched files"
 	fi
 done
-g checkout -q "$branch"
 exit $rc

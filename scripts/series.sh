@@ -6,6 +6,10 @@ set -eu
 
 tree=build/linux
 git -C "$tree" rev-parse -q --verify base >/dev/null || { echo "series: no $tree: run make tree" >&2; exit 1; }
+# A detached HEAD is a commit being looked at (make series-check), not the
+# series: exporting it would drop the patches after it.
+git -C "$tree" symbolic-ref -q HEAD >/dev/null ||
+	{ echo "series: $tree HEAD is detached: check out the series branch" >&2; exit 1; }
 n=$(git -C "$tree" rev-list --count base..HEAD)
 rm -f patches/*.patch
 mkdir -p patches
