@@ -21,6 +21,7 @@ expect 0 "clean console passes" sh scripts/scan-console.sh $d/clean.console
 expect 1 "WARN on the console fails" sh scripts/scan-console.sh $d/warn.console
 expect 1 "KASAN report fails" sh scripts/scan-console.sh $d/kasan.console
 expect 1 "lockdep report fails" sh scripts/scan-console.sh $d/lockdep.console
+expect 1 "hung task report fails" sh scripts/scan-console.sh $d/hung.console
 expect 0 "complete TAP passes" sh scripts/tap-summary.sh $d/good.tap t
 expect 1 "failed test fails" sh scripts/tap-summary.sh $d/fail.tap t
 expect 1 "truncated TAP fails" sh scripts/tap-summary.sh $d/truncated.tap t
