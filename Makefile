@@ -6,6 +6,7 @@
 #   make check ARCH=x86_64 TESTS="a b" MODES=tdp   a subset
 #   make rerun ...            the same without rebuilding
 #   make run                  the demand-paging demo (x86_64)
+#   make bench                userfaultfd vs KVM Userfault, BENCHMARKS.md
 #   make shell ARCH=arm64     an interactive shell in the test VM
 #   make tree / make series   patches/ -> build/linux -> patches/
 #   make series-check         checkpatch, per-commit builds, W=1/sparse
@@ -13,9 +14,9 @@
 
 ARCHES := $(if $(ARCH),$(ARCH),x86_64 arm64)
 FLAVOUR ?= debug
-export TESTS MODES FLAVOUR TIMEOUT VM_TIMEOUT
+export TESTS MODES FLAVOUR TIMEOUT VM_TIMEOUT ROUNDS BENCH_SIZE BASE_ARCHES
 
-.PHONY: deps tree series series-check build check rerun run shell selftest clean
+.PHONY: deps tree series series-check build check rerun run bench shell selftest clean
 
 deps:
 	sh scripts/deps.sh
@@ -41,6 +42,9 @@ rerun:
 run: tree
 	ARCH=x86_64 sh scripts/demo.sh
 
+bench: tree
+	ARCHES="$(ARCHES)" sh scripts/bench.sh
+
 shell: tree
 	ARCH=$(firstword $(ARCHES)) sh scripts/shell.sh
 
@@ -48,4 +52,6 @@ selftest:
 	sh scripts/selftest.sh
 
 clean:
-	rm -rf build/*-debug build/*-bench
+	rm -rf build/*-debug build/*-bench build/bench
+	-git -C build/linux worktree remove -f "$(CURDIR)/build/base/linux"
+	rm -rf build/base

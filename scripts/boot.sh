@@ -1,9 +1,10 @@
 #!/bin/sh
 # Boot the test VM once under TCG with nested virtualization.
 #   ARCH FLAVOUR MODE (one of the arch's MODES) RUN=check|demo|shell CPIO
-#   VM_TIMEOUT=seconds before the VM is declared hung
-# The kernel console goes to $LOGS/$RUN-$MODE.console and what the guest
-# writes to /dev/hvc0 to $LOGS/$RUN-$MODE.out; RUN=shell is interactive.
+#   VM_TIMEOUT=seconds before the VM is declared hung  APPEND=more kernel args
+#   KERNEL=another kernel image  TAG=log name instead of $RUN
+# The kernel console goes to $LOGS/$TAG-$MODE.console and what the guest
+# writes to /dev/hvc0 to $LOGS/$TAG-$MODE.out; RUN=shell is interactive.
 set -eu
 
 : "${ARCH:?}" "${FLAVOUR:=debug}" "${MODE:?}" "${RUN:=check}" "${CPIO:?}" "${VM_TIMEOUT:=1800}"
@@ -12,24 +13,25 @@ out=build/$ARCH-$FLAVOUR
 logs=$out/logs
 mkdir -p "$logs"
 eval "mode_args=\${MODE_$MODE?unknown mode $MODE for $ARCH}"
+: "${KERNEL:=$out/kernel/$KIMAGE}" "${TAG:=$RUN}"
 
 # panic=-1 with -no-reboot: a panic or the guest's final reboot ends QEMU.
-append="console=$CONSOLE panic=-1 harness.run=$RUN harness.mode=$MODE $mode_args"
+append="console=$CONSOLE panic=-1 harness.run=$RUN harness.mode=$MODE $mode_args ${APPEND:-}"
 set -- $QEMU $QEMU_ARGS -accel tcg -smp 4 -m 4G -no-reboot \
-	-kernel "$out/kernel/$KIMAGE" -initrd "$CPIO" -append "$append" \
+	-kernel "$KERNEL" -initrd "$CPIO" -append "$append" \
 	-device virtio-serial-pci \
-	-chardev file,id=hvc,path="$logs/$RUN-$MODE.out" \
+	-chardev file,id=hvc,path="$logs/$TAG-$MODE.out" \
 	-device virtconsole,chardev=hvc
 
 if [ "$RUN" = shell ]; then
 	exec "$@" -nographic
 fi
-rm -f "$logs/$RUN-$MODE.out"
+rm -f "$logs/$TAG-$MODE.out"
 rc=0
 timeout -k 10 "$VM_TIMEOUT" "$@" -display none -monitor none \
-	-serial file:"$logs/$RUN-$MODE.console" </dev/null || rc=$?
+	-serial file:"$logs/$TAG-$MODE.console" </dev/null || rc=$?
 if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
-	echo "boot: $ARCH $MODE: VM did not finish within ${VM_TIMEOUT}s, see $logs/$RUN-$MODE.console" >&2
+	echo "boot: $ARCH $MODE: VM did not finish within ${VM_TIMEOUT}s, see $logs/$TAG-$MODE.console" >&2
 	exit 2
 fi
 exit 0

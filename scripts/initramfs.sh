@@ -1,7 +1,8 @@
 #!/bin/sh
 # Pack the test VM's initramfs: busybox, guest/, and the KVM selftests that
 # the run needs (stripped).  Prints the path of the cpio archive.
-#   ARCH  FLAVOUR  RUN=check|demo|shell  LIST=file of test lines  TIMEOUT=s
+#   ARCH  FLAVOUR  RUN=check|demo|bench|shell  LIST=file of test lines  TIMEOUT=s
+#   ROUNDS, BENCH_SIZE: for RUN=bench (scripts/bench.sh)
 set -eu
 
 : "${ARCH:?}" "${FLAVOUR:=debug}" "${RUN:=check}" "${LIST:?}" "${TIMEOUT:=300}"
@@ -16,9 +17,11 @@ cp "build/deb/$DEB_ARCH/bin/busybox" "$root/bin/busybox"
 ln -s busybox "$root/bin/sh"
 cp guest/init "$root/init"
 cp guest/runtests "$root/harness/"
-[ ! -f guest/demo ] || cp guest/demo "$root/harness/"
+cp guest/demo guest/bench "$root/harness/"
 cp "$LIST" "$root/harness/tests"
 echo "$TIMEOUT" > "$root/harness/timeout"
+echo "${ROUNDS:-5}" > "$root/harness/rounds"
+echo "${BENCH_SIZE:-8M}" > "$root/harness/size"
 for t in $(cut -d' ' -f1 "$LIST" | sort -u); do
 	bin=$(find "$out/kselftest/kvm" -name "$t" -type f | head -n 1)
 	[ -n "$bin" ] || { echo "initramfs: no selftest $t in $out/kselftest/kvm" >&2; exit 1; }

@@ -1,0 +1,207 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * userfault_bench: the per-exit and per-fault costs that "make bench"
+ * reports beside demand_paging_test's rates.  Built against the KVM
+ * selftests library of the kernel under test (scripts/bench.sh).
+ *
+ *   userfault_bench exit [pages]
+ *     bare       a guest exit that userspace answers with nothing (a ucall:
+ *                port I/O on x86, MMIO on arm64), per round trip
+ *     fault      a guest read of a page that is present in the host but not
+ *                yet mapped by KVM (one stage-2 fault), per page
+ *     userfault  a guest read of a page whose userfault bit is set: the
+ *                exit, the release of the bit, the re-entry and the fault
+ *                that then maps the page, per page
+ *   userfault_bench faults [pages]
+ *     off        stage-2 fault rate in a memslot without KVM_MEM_USERFAULT
+ *     clear      the same with KVM_MEM_USERFAULT and every bit clear
+ *
+ * Each result is printed as "RESULT <name> <value> <unit>".  What needs
+ * KVM_CAP_USERFAULT is left out, with a note, on a kernel without it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kvm_util.h"
+#include "processor.h"
+#include "test_util.h"
+#include "ucall_common.h"
+
+#define SLOT		10
+#define SLOT_GPA	0xc0000000ULL
+#define BARE_EXITS	20000
+
+static uint64_t guest_pages, guest_page_size;
+
+/* Read the first word of each page of the slot, then report; forever. */
+static void guest_code(void)
+{
+	uint64_t i, sum = 0;
+
+	GUEST_SYNC(0);
+	for (;;) {
+		for (i = 0; i < guest_pages; i++)
+			sum += READ_ONCE(*(uint64_t *)(SLOT_GPA + i * guest_page_size));
+		GUEST_SYNC(sum);
+	}
+}
+
+struct bench {
+	struct kvm_vm *vm;
+	struct kvm_vcpu *vcpu;
+	struct userspace_mem_region *region;
+	unsigned long *bitmap;
+	uint64_t pages;
+};
+
+static double now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+static void run_to_sync(struct kvm_vcpu *vcpu)
+{
+	struct ucall uc;
+
+	vcpu_run(vcpu);
+	switch (get_ucall(vcpu, &uc)) {
+	case UCALL_SYNC:
+		return;
+	case UCALL_ABORT:
+		REPORT_GUEST_ASSERT(uc);
+	default:
+		TEST_FAIL("Unexpected exit %s", exit_reason_str(vcpu->run->exit_reason));
+	}
+}
+
+/*
+ * A VM whose test memslot is present in the host (so that only KVM's own
+ * fault is measured) and not mapped by KVM yet.  The guest stops at its
+ * first GUEST_SYNC, before touching the memslot.
+ */
+static void bench_create(struct bench *b, uint64_t pages, uint32_t flags,
+			 bool bits_set)
+{
+	size_t len = BITS_TO_LONGS(pages) * sizeof(unsigned long);
+	int r;
+
+	b->pages = pages;
+	b->vm = vm_create_with_one_vcpu(&b->vcpu, guest_code);
+	vm_userspace_mem_region_add(b->vm, VM_MEM_SRC_ANONYMOUS, SLOT_GPA,
+				    SLOT, pages, 0);
+	virt_map(b->vm, SLOT_GPA, SLOT_GPA, pages);
+	b->region = memslot2region(b->vm, SLOT);
+	memset(b->region->host_mem, 1, pages * getpagesize());
+
+	guest_pages = pages;
+	guest_page_size = getpagesize();
+	sync_global_to_guest(b->vm, guest_pages);
+	sync_global_to_guest(b->vm, guest_page_size);
+
+	b->bitmap = aligned_alloc(sizeof(unsigned long), len);
+	TEST_ASSERT(b->bitmap, "Out of memory");
+	memset(b->bitmap, bits_set ? 0xff : 0, len);
+	if (flags) {
+		b->region->region.flags = flags;
+		b->region->region.userfault_bitmap = (uintptr_t)b->bitmap;
+		r = __vm_ioctl(b->vm, KVM_SET_USER_MEMORY_REGION2, &b->region->region);
+		TEST_ASSERT(!r, "KVM_MEM_USERFAULT failed, errno %d", errno);
+	}
+	run_to_sync(b->vcpu);
+}
+
+static void bench_destroy(struct bench *b)
+{
+	kvm_vm_free(b->vm);
+	free(b->bitmap);
+}
+
+/* One guest pass over the memslot, with no exits but the final ucall. */
+static double time_pass(struct bench *b)
+{
+	double start = now_ns();
+
+	run_to_sync(b->vcpu);
+	return (now_ns() - start) / b->pages;
+}
+
+static void bench_exit(uint64_t pages)
+{
+	struct bench b;
+	double start, bare;
+	uint64_t i, page;
+	int r;
+
+	/* The guest loops on GUEST_SYNC once it has touched the memslot. */
+	bench_create(&b, 1, 0, false);
+	run_to_sync(b.vcpu);
+	start = now_ns();
+	for (i = 0; i < BARE_EXITS; i++)
+		run_to_sync(b.vcpu);
+	bare = (now_ns() - start) / BARE_EXITS;
+	printf("RESULT exit_bare %.0f ns\n", bare);
+	bench_destroy(&b);
+
+	bench_create(&b, pages, 0, false);
+	printf("RESULT exit_fault %.0f ns\n", time_pass(&b));
+	bench_destroy(&b);
+
+	if (!kvm_has_cap(KVM_CAP_USERFAULT)) {
+		printf("NOTE no KVM_CAP_USERFAULT: exit_userfault left out\n");
+		return;
+	}
+	bench_create(&b, pages, KVM_MEM_USERFAULT, true);
+	start = now_ns();
+	for (;;) {
+		r = _vcpu_run(b.vcpu);
+		if (!r)
+			break;
+		TEST_ASSERT(errno == EFAULT &&
+			    b.vcpu->run->exit_reason == KVM_EXIT_MEMORY_FAULT &&
+			    (b.vcpu->run->memory_fault.flags & KVM_MEMORY_EXIT_FLAG_USERFAULT),
+			    "Expected a userfault exit, got %d errno %d", r, errno);
+		page = (b.vcpu->run->memory_fault.gpa - SLOT_GPA) / getpagesize();
+		__atomic_fetch_and(&b.bitmap[page / BITS_PER_LONG],
+				   ~(1UL << (page % BITS_PER_LONG)), __ATOMIC_RELEASE);
+	}
+	printf("RESULT exit_userfault %.0f ns\n", (now_ns() - start) / pages);
+	TEST_ASSERT(get_ucall(b.vcpu, NULL) == UCALL_SYNC, "Expected the guest's report");
+	bench_destroy(&b);
+}
+
+static void bench_faults(uint64_t pages)
+{
+	struct bench b;
+
+	bench_create(&b, pages, 0, false);
+	printf("RESULT faults_off %.0f pages/s\n", 1e9 / time_pass(&b));
+	bench_destroy(&b);
+
+	if (!kvm_has_cap(KVM_CAP_USERFAULT)) {
+		printf("NOTE no KVM_CAP_USERFAULT: faults_clear left out\n");
+		return;
+	}
+	bench_create(&b, pages, KVM_MEM_USERFAULT, false);
+	printf("RESULT faults_clear %.0f pages/s\n", 1e9 / time_pass(&b));
+	bench_destroy(&b);
+}
+
+int main(int argc, char *argv[])
+{
+	uint64_t pages = argc > 2 ? strtoull(argv[2], NULL, 0) : 4096;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc > 1 && !strcmp(argv[1], "exit"))
+		bench_exit(pages);
+	else if (argc > 1 && !strcmp(argv[1], "faults"))
+		bench_faults(pages);
+	else
+		TEST_FAIL("usage: %s exit|faults [pages]", argv[0]);
+	return 0;
+}

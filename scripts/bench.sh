@@ -1,0 +1,93 @@
+#!/bin/sh
+# make bench: KVM Userfault against userfaultfd, side by side in one boot of
+# a non-debug kernel per arch; the cost of a userfault exit against a bare
+# exit; and the cost of the feature when off, against the unpatched base.
+#   ARCHES="x86_64 arm64"  ROUNDS=5  BENCH_SIZE=8M (guest memory per vCPU)
+#   BASE_ARCHES=x86_64 (arches also measured on the unpatched base kernel)
+# Writes build/bench/results.csv (every round of every measure) and
+# build/bench/summary.csv, prints the table and the three ratios, and
+# regenerates BENCHMARKS.md and bench/pages-per-sec.png.
+set -eu
+
+: "${ARCHES:=x86_64 arm64}" "${ROUNDS:=5}" "${BENCH_SIZE:=8M}" \
+	"${BASE_ARCHES:=x86_64}"
+export ROUNDS BENCH_SIZE
+res=build/bench
+mkdir -p "$res"
+start=$(date +%s)
+
+# The unpatched tree: a worktree of build/linux at its base tag.
+if [ ! -f build/base/linux/Makefile ]; then
+	echo "bench: checking out the base tree in build/base/linux"
+	git -C build/linux worktree add -f --detach "$PWD/build/base/linux" base >/dev/null
+fi
+
+# userfault_bench is built like a KVM selftest, against the selftests
+# library objects and UAPI headers of the patched bench build.
+build_bench_tool() {
+	sel=build/linux/tools/testing/selftests/kvm
+	kout=build/$ARCH-bench/kernel
+	case $ARCH in
+	x86_64) sarch=x86_64 tarch=x86 ;;
+	arm64) sarch=aarch64 tarch=arm64 ;;
+	esac
+	${CROSS_COMPILE}gcc -O2 -std=gnu99 -D_GNU_SOURCE= -DCONFIG_64BIT \
+		-fno-stack-protector -fno-PIE -no-pie -fno-strict-aliasing \
+		-fno-builtin-memcmp -fno-builtin-memcpy -fno-builtin-memset \
+		-fno-builtin-strnlen -static -pthread \
+		-Ibuild/linux/tools/include -Ibuild/linux/tools/arch/$tarch/include \
+		-Ibuild/linux/tools/arch/$tarch/include/generated \
+		-isystem "$kout/usr/include" -I$sel/include -I$sel/include/$sarch \
+		-I$sel/.. bench/userfault_bench.c \
+		$(find "$kout/kselftest/kvm/lib" -name '*.o' | sort) -ldl \
+		-o "build/$ARCH-bench/kselftest/kvm/userfault_bench"
+}
+
+: > "$res/results.csv.new"
+for ARCH in $ARCHES; do
+	export ARCH
+	. "arch/$ARCH.conf"
+	set -- $MODES
+	mode=$1
+	FLAVOUR=bench sh scripts/build.sh
+	build_bench_tool
+	kernels=patched
+	case " $BASE_ARCHES " in
+	*" $ARCH "*)
+		FLAVOUR=base sh scripts/build.sh
+		kernels="patched base"
+		;;
+	esac
+
+	list=build/$ARCH-bench/bench.list
+	printf 'demand_paging_test\nuserfault_bench\n' > "$list"
+	cpio=$(FLAVOUR=bench LIST=$list RUN=bench sh scripts/initramfs.sh)
+	for kernel in $kernels; do
+		kimage=build/$ARCH-bench/kernel/$KIMAGE
+		[ $kernel = patched ] || kimage=build/base/$ARCH-bench/kernel/$KIMAGE
+		echo "bench: $ARCH $mode, $kernel kernel"
+		FLAVOUR=bench MODE=$mode RUN=bench TAG=bench-$kernel \
+			KERNEL=$kimage APPEND=harness.kernel=$kernel CPIO=$cpio \
+			VM_TIMEOUT=1500 sh scripts/boot.sh
+		log=build/$ARCH-bench/logs/bench-$kernel-$mode
+		sh scripts/scan-console.sh "$log.console"
+		grep -q '^# done' "$log.out" || { echo "bench: $log.out is incomplete" >&2; exit 1; }
+		grep '^# .* failed:' "$log.out" >&2 && exit 1
+		sed -n "s/^CSV,/$ARCH,$kernel,/p" "$log.out" >> "$res/results.csv.new"
+	done
+done
+{
+	echo "arch,kernel,measure,mode,vcpus,round,value,unit"
+	cat "$res/results.csv.new"
+} > "$res/results.csv"
+rm -f "$res/results.csv.new"
+
+# Machine and software, for BENCHMARKS.md.
+{
+	echo "- Host: $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)), $(free -g | awk '/^Mem:/ { print $2 }') GiB"
+	echo "- QEMU: $(qemu-system-x86_64 --version | head -n 1), TCG, 4 vCPUs, 4 GiB (scripts/boot.sh)"
+	echo "- Kernels: Debian linux-source $(sed -n 's/^BASE_DEBVER=//p' base.conf), non-debug (configs/common + configs/\$ARCH), patched and unpatched"
+	echo "- $ROUNDS rounds, the modes interleaved within each round; $BENCH_SIZE of guest memory per vCPU"
+} > "$res/machine.md"
+
+sh scripts/bench-report.sh "$res" "$(( $(date +%s) - start ))"
