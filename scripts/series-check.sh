@@ -23,10 +23,8 @@ for p in patches/[0-9]*.patch; do
 		echo "$out" >&2
 		rc=1
 	fi
-	for f in $(sed -n 's@^+++ b/@@p' "$p"); do
-		grep -q "^new file mode" "$p" || break
-		grep -q "^diff --git a/$f b/$f" "$p" &&
-			sed -n "\@^diff --git a/$f b/$f@,/^index/p" "$p" | grep -q '^new file' || continue
+	# The files a patch adds: a "diff --git" header, then "new file mode".
+	for f in $(awk '/^diff --git / { f = substr($4, 3) } /^new file mode/ { print f }' "$p"); do
 		if ! (cd "$tree" && ./scripts/get_maintainer.pl --no-git -f "$f" 2>/dev/null | grep -q '(maintainer'); then
 			echo "series-check: $p: new file $f has no maintainer in MAINTAINERS" >&2
 			rc=1
