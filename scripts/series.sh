@@ -34,4 +34,8 @@ awk -v subject="$subject" -v date="$date" -v body=cover-letter.txt '
 	}
 	{ print }' "$cover" > "$cover.tmp"
 mv "$cover.tmp" "$cover"
+# What patches/ now holds, for scripts/tree.sh: build/linux has no work that
+# a later re-apply of patches/ would lose.
+git -C "$tree" log -p --reverse base..HEAD | git patch-id --stable |
+	cut -d' ' -f1 > "$tree/.git/patches-applied"
 echo "series: $n patch(es) in patches/"

@@ -34,16 +34,32 @@ fi
 ids() { git patch-id --stable | cut -d' ' -f1; }
 want=$(cat /dev/null patches/[0-9]*.patch 2>/dev/null | ids)
 have=$(g log -p --reverse base..HEAD | ids)
-if [ "$want" = "$have" ] && [ -z "$(g status --porcelain --untracked-files=no)" ]; then
-	echo "tree: build/linux already matches patches/"
+dirty=$(g status --porcelain --untracked-files=no)
+if [ "$want" = "$have" ]; then
+	if [ -n "$dirty" ]; then
+		echo "tree: build/linux matches patches/ but has uncommitted changes: using them"
+	else
+		echo "tree: build/linux already matches patches/"
+	fi
 	exit 0
 fi
 
-# Keep whatever was there reachable before resetting it away.
-if [ "$(g rev-parse HEAD)" != "$(g rev-parse base)" ]; then
-	g branch -f pre-tree HEAD
-	echo "tree: previous HEAD saved as branch pre-tree in $tree"
+# patches/ changed.  Re-apply it, unless that would throw away work done in
+# build/linux: uncommitted changes, or commits made since the last apply
+# (recorded in $applied) that "make series" hasn't exported yet.
+applied=$tree/.git/patches-applied
+if [ -n "$dirty" ]; then
+	echo "tree: build/linux has uncommitted changes and differs from patches/:" >&2
+	echo "tree: commit them and run make series, or discard them" >&2
+	exit 1
 fi
+if [ "$(g rev-parse HEAD)" != "$(g rev-parse base)" ] &&
+   ! { [ -f "$applied" ] && [ "$have" = "$(cat "$applied")" ]; }; then
+	echo "tree: build/linux has commits that patches/ lacks: run make series," >&2
+	echo "tree: or \"git -C $tree reset --hard base\" to drop them" >&2
+	exit 1
+fi
+
 g checkout -q -f -B series base
 for p in patches/[0-9]*.patch; do
 	[ -e "$p" ] || continue
@@ -54,4 +70,5 @@ for p in patches/[0-9]*.patch; do
 		exit 1
 	fi
 done
+g log -p --reverse base..HEAD | ids > "$applied"
 echo "tree: $(g rev-list --count base..HEAD) patch(es) applied on base"
