@@ -15,6 +15,15 @@
  *   userfault_bench faults [pages]
  *     off        stage-2 fault rate in a memslot without KVM_MEM_USERFAULT
  *     clear      the same with KVM_MEM_USERFAULT and every bit clear
+ *   userfault_bench touch [pages]
+ *     small_*    guest read rate over a 2M-hugetlb-backed memslot whose
+ *                pages are all present but for the last one of each 2M
+ *                range, which the guest skips: KVM maps every page on its
+ *                own, as it did before range-aware huge mappings
+ *     huge_*     the same with every bit clear: the first fault in a 2M
+ *                range maps all of it
+ *     *_first    the first pass, faults included; *_later: the passes after
+ *                it, over pages that KVM has mapped
  *
  * Each result is printed as "RESULT <name> <value> <unit>".  What needs
  * KVM_CAP_USERFAULT is left out, with a note, on a kernel without it.
@@ -25,6 +34,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/sizes.h>
+
 #include "kvm_util.h"
 #include "processor.h"
 #include "test_util.h"
@@ -34,7 +45,10 @@
 #define SLOT_GPA	0xc0000000ULL
 #define BARE_EXITS	20000
 
-static uint64_t guest_pages, guest_page_size;
+#define TOUCH_PASSES	5
+
+/* guest_skip: if not 0, skip the last page of every guest_skip pages. */
+static uint64_t guest_pages, guest_page_size, guest_skip;
 
 /* Read the first word of each page of the slot, then report; forever. */
 static void guest_code(void)
@@ -43,8 +57,11 @@ static void guest_code(void)
 
 	GUEST_SYNC(0);
 	for (;;) {
-		for (i = 0; i < guest_pages; i++)
+		for (i = 0; i < guest_pages; i++) {
+			if (guest_skip && i % guest_skip == guest_skip - 1)
+				continue;
 			sum += READ_ONCE(*(uint64_t *)(SLOT_GPA + i * guest_page_size));
+		}
 		GUEST_SYNC(sum);
 	}
 }
@@ -85,24 +102,26 @@ static void run_to_sync(struct kvm_vcpu *vcpu)
  * fault is measured) and not mapped by KVM yet.  The guest stops at its
  * first GUEST_SYNC, before touching the memslot.
  */
-static void bench_create(struct bench *b, uint64_t pages, uint32_t flags,
-			 bool bits_set)
+static void __bench_create(struct bench *b, uint64_t pages, uint32_t flags,
+			   bool bits_set, enum vm_mem_backing_src_type src,
+			   uint64_t skip)
 {
 	size_t len = BITS_TO_LONGS(pages) * sizeof(unsigned long);
 	int r;
 
 	b->pages = pages;
 	b->vm = vm_create_with_one_vcpu(&b->vcpu, guest_code);
-	vm_userspace_mem_region_add(b->vm, VM_MEM_SRC_ANONYMOUS, SLOT_GPA,
-				    SLOT, pages, 0);
+	vm_userspace_mem_region_add(b->vm, src, SLOT_GPA, SLOT, pages, 0);
 	virt_map(b->vm, SLOT_GPA, SLOT_GPA, pages);
 	b->region = memslot2region(b->vm, SLOT);
 	memset(b->region->host_mem, 1, pages * getpagesize());
 
 	guest_pages = pages;
 	guest_page_size = getpagesize();
+	guest_skip = skip;
 	sync_global_to_guest(b->vm, guest_pages);
 	sync_global_to_guest(b->vm, guest_page_size);
+	sync_global_to_guest(b->vm, guest_skip);
 
 	b->bitmap = aligned_alloc(sizeof(unsigned long), len);
 	TEST_ASSERT(b->bitmap, "Out of memory");
@@ -114,6 +133,12 @@ static void bench_create(struct bench *b, uint64_t pages, uint32_t flags,
 		TEST_ASSERT(!r, "KVM_MEM_USERFAULT failed, errno %d", errno);
 	}
 	run_to_sync(b->vcpu);
+}
+
+static void bench_create(struct bench *b, uint64_t pages, uint32_t flags,
+			 bool bits_set)
+{
+	__bench_create(b, pages, flags, bits_set, VM_MEM_SRC_ANONYMOUS, 0);
 }
 
 static void bench_destroy(struct bench *b)
@@ -192,6 +217,60 @@ static void bench_faults(uint64_t pages)
 	bench_destroy(&b);
 }
 
+static long free_2m_hugepages(void)
+{
+	FILE *f = fopen("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages", "r");
+	long n = 0;
+
+	if (f) {
+		if (fscanf(f, "%ld", &n) != 1)
+			n = 0;
+		fclose(f);
+	}
+	return n;
+}
+
+static void bench_touch(uint64_t pages)
+{
+	uint64_t per_2m = SZ_2M / getpagesize();
+	const char *modes[] = { "small", "huge" };
+	double later;
+	struct bench b;
+	uint64_t i;
+	int m, n;
+
+	if (!kvm_has_cap(KVM_CAP_USERFAULT)) {
+		printf("NOTE no KVM_CAP_USERFAULT: touch left out\n");
+		return;
+	}
+	pages = align_up(pages, per_2m);
+	if (free_2m_hugepages() < pages / per_2m) {
+		printf("NOTE fewer than %lu free 2M hugetlb pages: touch left out\n",
+		       pages / per_2m);
+		return;
+	}
+
+	for (m = 0; m < ARRAY_SIZE(modes); m++) {
+		__bench_create(&b, pages, KVM_MEM_USERFAULT, false,
+			       VM_MEM_SRC_ANONYMOUS_HUGETLB_2MB, per_2m);
+		/* Nothing is mapped yet: setting bits takes effect. */
+		for (i = per_2m - 1; !m && i < pages; i += per_2m)
+			b.bitmap[i / BITS_PER_LONG] |= 1UL << (i % BITS_PER_LONG);
+		printf("RESULT touch_%s_first %.0f pages/s\n", modes[m],
+		       1e9 / time_pass(&b));
+		later = 0;
+		for (n = 1; n < TOUCH_PASSES; n++)
+			later += time_pass(&b);
+		printf("RESULT touch_%s_later %.0f pages/s\n", modes[m],
+		       1e9 * (TOUCH_PASSES - 1) / later);
+#ifdef __x86_64__
+		printf("NOTE touch_%s: pages_4k %lu pages_2m %lu\n", modes[m],
+		       vm_get_stat(b.vm, "pages_4k"), vm_get_stat(b.vm, "pages_2m"));
+#endif
+		bench_destroy(&b);
+	}
+}
+
 int main(int argc, char *argv[])
 {
 	uint64_t pages = argc > 2 ? strtoull(argv[2], NULL, 0) : 4096;
@@ -201,7 +280,9 @@ int main(int argc, char *argv[])
 		bench_exit(pages);
 	else if (argc > 1 && !strcmp(argv[1], "faults"))
 		bench_faults(pages);
+	else if (argc > 1 && !strcmp(argv[1], "touch"))
+		bench_touch(pages);
 	else
-		TEST_FAIL("usage: %s exit|faults [pages]", argv[0]);
+		TEST_FAIL("usage: %s exit|faults|touch [pages]", argv[0]);
 	return 0;
 }

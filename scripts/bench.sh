@@ -2,16 +2,18 @@
 # make bench: KVM Userfault against userfaultfd, side by side in one boot of
 # a non-debug kernel per arch; the cost of a userfault exit against a bare
 # exit; and the cost of the feature when off, against the unpatched base.
-#   ARCHES="x86_64 arm64"  ROUNDS=5  BENCH_SIZE=8M (guest memory per vCPU)
+#   ARCHES="x86_64 arm64"  ROUNDS=5  BENCH_SIZE=guest memory per vCPU
+#   (default: BENCH_SIZE_DEFAULT of arch/$ARCH.conf)
 #   BASE_ARCHES=x86_64 (arches also measured on the unpatched base kernel)
 # Writes build/bench/results.csv (every round of every measure) and
 # build/bench/summary.csv, prints the table and the three ratios, and
 # regenerates BENCHMARKS.md and bench/pages-per-sec.png.
 set -eu
 
-: "${ARCHES:=x86_64 arm64}" "${ROUNDS:=5}" "${BENCH_SIZE:=8M}" \
+: "${ARCHES:=x86_64 arm64}" "${ROUNDS:=5}" "${BENCH_SIZE:=}" \
 	"${BASE_ARCHES:=x86_64}"
-export ROUNDS BENCH_SIZE
+export ROUNDS
+sizes=
 res=build/bench
 mkdir -p "$res"
 start=$(date +%s)
@@ -19,29 +21,8 @@ start=$(date +%s)
 # The unpatched tree: a worktree of build/linux at its base tag.
 if [ ! -f build/base/linux/Makefile ]; then
 	echo "bench: checking out the base tree in build/base/linux"
-	git -C build/linux worktree add -f --detach "$PWD/build/base/linux" base >/dev/null
+	git -C build/linux worktree add -q -f --detach "$PWD/build/base/linux" base >/dev/null
 fi
-
-# userfault_bench is built like a KVM selftest, against the selftests
-# library objects and UAPI headers of the patched bench build.
-build_bench_tool() {
-	sel=build/linux/tools/testing/selftests/kvm
-	kout=build/$ARCH-bench/kernel
-	case $ARCH in
-	x86_64) sarch=x86_64 tarch=x86 ;;
-	arm64) sarch=aarch64 tarch=arm64 ;;
-	esac
-	${CROSS_COMPILE}gcc -O2 -std=gnu99 -D_GNU_SOURCE= -DCONFIG_64BIT \
-		-fno-stack-protector -fno-PIE -no-pie -fno-strict-aliasing \
-		-fno-builtin-memcmp -fno-builtin-memcpy -fno-builtin-memset \
-		-fno-builtin-strnlen -static -pthread \
-		-Ibuild/linux/tools/include -Ibuild/linux/tools/arch/$tarch/include \
-		-Ibuild/linux/tools/arch/$tarch/include/generated \
-		-isystem "$kout/usr/include" -I$sel/include -I$sel/include/$sarch \
-		-I$sel/.. bench/userfault_bench.c \
-		$(find "$kout/kselftest/kvm/lib" -name '*.o' | sort) -ldl \
-		-o "build/$ARCH-bench/kselftest/kvm/userfault_bench"
-}
 
 : > "$res/results.csv.new"
 for ARCH in $ARCHES; do
@@ -49,8 +30,12 @@ for ARCH in $ARCHES; do
 	. "arch/$ARCH.conf"
 	set -- $MODES
 	mode=$1
+	size=${BENCH_SIZE:-$BENCH_SIZE_DEFAULT}
+	sizes="$sizes${sizes:+, }$ARCH $size"
 	FLAVOUR=bench sh scripts/build.sh
-	build_bench_tool
+	# userfault_bench is built like a KVM selftest, against the selftests
+	# library objects and UAPI headers of the patched bench build.
+	FLAVOUR=bench sh scripts/build-tool.sh bench/userfault_bench.c
 	kernels=patched
 	case " $BASE_ARCHES " in
 	*" $ARCH "*)
@@ -61,7 +46,7 @@ for ARCH in $ARCHES; do
 
 	list=build/$ARCH-bench/bench.list
 	printf 'demand_paging_test\nuserfault_bench\n' > "$list"
-	cpio=$(FLAVOUR=bench LIST=$list RUN=bench sh scripts/initramfs.sh)
+	cpio=$(FLAVOUR=bench LIST=$list RUN=bench BENCH_SIZE=$size sh scripts/initramfs.sh)
 	for kernel in $kernels; do
 		kimage=build/$ARCH-bench/kernel/$KIMAGE
 		[ $kernel = patched ] || kimage=build/base/$ARCH-bench/kernel/$KIMAGE
@@ -87,7 +72,7 @@ rm -f "$res/results.csv.new"
 	echo "- Host: $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)), $(free -g | awk '/^Mem:/ { print $2 }') GiB"
 	echo "- QEMU: $(qemu-system-x86_64 --version | head -n 1), TCG, 4 vCPUs, 4 GiB (scripts/boot.sh)"
 	echo "- Kernels: Debian linux-source $(sed -n 's/^BASE_DEBVER=//p' base.conf), non-debug (configs/common + configs/\$ARCH), patched and unpatched"
-	echo "- $ROUNDS rounds, the modes interleaved within each round; $BENCH_SIZE of guest memory per vCPU"
+	echo "- $ROUNDS rounds, the modes interleaved within each round; guest memory per vCPU: $sizes"
 } > "$res/machine.md"
 
 sh scripts/bench-report.sh "$res" "$(( $(date +%s) - start ))"
