@@ -2,7 +2,8 @@
 # Build one architecture out of tree under build/$ARCH-$FLAVOUR/: the kernel
 # from configs/ fragments, its UAPI headers, and the KVM selftests (static,
 # installed the kselftest way).  Incremental; uses ccache when present.
-#   ARCH=x86_64|arm64  FLAVOUR=debug (make check) | bench (no debug options)
+#   ARCH=x86_64|arm64  FLAVOUR=debug (make check, make run: + configs/debug
+#   and configs/demo) | bench (no debug options, no networking)
 #   | base (bench options, unpatched tree: build/base/linux, made by make bench)
 set -eu
 
@@ -22,7 +23,7 @@ jobs=$(nproc)
 [ -f "$src/Makefile" ] || { echo "build: no kernel tree: run make tree" >&2; exit 1; }
 
 frags="configs/common configs/$ARCH"
-[ "$FLAVOUR" = debug ] && frags="$frags configs/debug"
+[ "$FLAVOUR" = debug ] && frags="$frags configs/debug configs/demo"
 
 cc=${CROSS_COMPILE}gcc
 command -v ccache >/dev/null && cc="ccache $cc"
@@ -67,4 +68,9 @@ echo "build: KVM selftests $ARCH-$FLAVOUR"
 make -s -C "$src/tools/testing/selftests" O="$kout" ARCH="$KARCH" \
 	CROSS_COMPILE="$CROSS_COMPILE" CC="$cc" LDFLAGS=-static -j"$jobs" \
 	TARGETS=kvm KSFT_INSTALL_PATH="$out/kselftest" install >/dev/null
+# The post-copy demo (make run) and its checks (tests/*.list), built like a
+# selftest beside them so that the initramfs finds it by name.
+if [ "$FLAVOUR" = debug ]; then
+	ARCH=$ARCH FLAVOUR=debug sh scripts/build-tool.sh demo/postcopy.c postcopy_demo
+fi
 echo "build: done $out"
