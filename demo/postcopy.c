@@ -597,6 +597,8 @@ static struct {
 	uint64_t present, landed[NR_WHO], dropped, coalesced, exits;
 	uint64_t vcpu_uffd_faults, reader_uffd_faults, reader_reads;
 	int failed, complete, vcpus_done, reader_ready, stop_reader;
+	/* Once failed: no more landings, so that the report is one snapshot. */
+	int frozen, landing;
 
 	pid_t vcpu_tid[MAX_VCPUS], reader_tid;
 	struct samples lat[MAX_VCPUS * 2];
@@ -650,9 +652,19 @@ static void conn_open(struct conn *c)
 	}
 	c->rfd = c->wfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	TEST_ASSERT(c->rfd >= 0, "socket: errno %d", errno);
-	TEST_ASSERT(!connect(c->rfd, (struct sockaddr *)&sa, sizeof(sa)),
-		    "connect to the source on 127.0.0.1:%u: errno %d",
-		    d.port, errno);
+	/*
+	 * The source listens until it dies: a refused connection is its
+	 * death, reported as such; the first fetch on the closed socket then
+	 * fails and stops this thread.
+	 */
+	if (connect(c->rfd, (struct sockaddr *)&sa, sizeof(sa))) {
+		dest_fail(errno == ECONNREFUSED ? ST_SOURCE_DIED : ST_ERROR, -1,
+			  "cannot connect to the source on 127.0.0.1:%u: errno %d",
+			  d.port, errno);
+		close(c->rfd);
+		c->rfd = c->wfd = -1;
+		return;
+	}
 	sock_nodelay(c->rfd);
 }
 
@@ -696,10 +708,23 @@ static void land(uint64_t page, const void *buf, enum who who, bool wake)
 	};
 	uint32_t old;
 
+	/* Pairs with freeze_landings(): either it waits for us, or we see it. */
+	__atomic_add_fetch(&d.landing, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&d.frozen, __ATOMIC_SEQ_CST)) {
+		__atomic_sub_fetch(&d.landing, 1, __ATOMIC_SEQ_CST);
+		return;
+	}
 	memcpy(d.alias + page * PAGE, buf, PAGE);
-	if (ioctl(d.uffd, UFFDIO_CONTINUE, &cont) && errno != EEXIST)
-		dest_fail(ST_ERROR, -1, "UFFDIO_CONTINUE of page %lu: errno %d",
-			  page, errno);
+	/*
+	 * Fault-around is off in a uffd MINOR range, so only a CONTINUE maps
+	 * a page: EEXIST would mean that this page landed twice.
+	 */
+	if (ioctl(d.uffd, UFFDIO_CONTINUE, &cont)) {
+		dest_fail(ST_ERROR, -1, "UFFDIO_CONTINUE of page %lu: errno %d%s",
+			  page, errno, errno == EEXIST ? " (landed twice)" : "");
+		__atomic_sub_fetch(&d.landing, 1, __ATOMIC_SEQ_CST);
+		return;
+	}
 	if (d.kvm_uf)
 		__atomic_fetch_and(&d.bitmap[page / BITS_PER_LONG],
 				   ~(1UL << (page % BITS_PER_LONG)),
@@ -709,6 +734,21 @@ static void land(uint64_t page, const void *buf, enum who who, bool wake)
 		futex_wake(&d.state[page]);
 	__atomic_add_fetch(&d.landed[who], 1, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&d.present, 1, __ATOMIC_RELEASE);
+	__atomic_sub_fetch(&d.landing, 1, __ATOMIC_SEQ_CST);
+}
+
+/*
+ * After a failure, stop pages from landing and wait for those in the middle
+ * of it, so that the pages named missing and the count of present ones
+ * describe the same moment.
+ */
+static void freeze_landings(void)
+{
+	int i;
+
+	__atomic_store_n(&d.frozen, 1, __ATOMIC_SEQ_CST);
+	for (i = 0; i < 1000 && __atomic_load_n(&d.landing, __ATOMIC_SEQ_CST); i++)
+		usleep(1000);
 }
 
 /*
@@ -986,8 +1026,9 @@ static void latency_percentiles(struct result *res)
 		for (j = 0; j < d.lat[i].n; j++)
 			all[n++] = d.lat[i].ns[j];
 	qsort(all, n, sizeof(*all), cmp_u64);
-	res->p50_us = all[n / 2] / 1e3;
-	res->p99_us = all[n * 99 / 100] / 1e3;
+	/* Nearest rank: the smallest sample with p% of them at or below it. */
+	res->p50_us = all[(n * 50 + 99) / 100 - 1] / 1e3;
+	res->p99_us = all[(n * 99 + 99) / 100 - 1] / 1e3;
 	free(all);
 }
 
@@ -1210,6 +1251,7 @@ static void run_dest(enum mode mode, uint16_t port, struct result *res)
 		 * Stop here: the threads may be blocked on pages that will
 		 * never come (in the kernel, in uffd mode); exiting ends them.
 		 */
+		freeze_landings();
 		describe_missing(res, missing, sizeof(missing));
 		res->present = __atomic_load_n(&d.present, __ATOMIC_ACQUIRE);
 		if (res->status == ST_SOURCE_DIED) {
@@ -1286,10 +1328,22 @@ struct mode_run {
 	double wall_ms;
 };
 
+/*
+ * The source and the destination end with the run that started them: one
+ * left behind (say the orchestrator was killed on a timeout) would keep the
+ * output pipe of the test runner open and hang it.
+ */
+static void die_with_parent(pid_t parent)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(ST_ERROR);
+}
+
 static void run_mode(enum mode mode, struct mode_run *mr)
 {
 	size_t slen = sizeof(struct source_stats) + o.npages * sizeof(uint32_t);
-	pid_t src, dst;
+	pid_t src, dst, parent;
 	uint16_t port;
 	int fds[2], status, i;
 	double t0, deadline;
@@ -1303,9 +1357,11 @@ static void run_mode(enum mode mode, struct mode_run *mr)
 		TEST_ASSERT(!pipe(pipe_req[i]) && !pipe(pipe_resp[i]),
 			    "pipe: errno %d", errno);
 	fflush(NULL);
+	parent = getpid();
 	src = fork();
 	TEST_ASSERT(src >= 0, "fork: errno %d", errno);
 	if (!src) {
+		die_with_parent(parent);
 		close(fds[0]);
 		/* Only the source's ends: its death must be seen as EOF. */
 		for (i = 0; i < nconns; i++) {
@@ -1324,6 +1380,7 @@ static void run_mode(enum mode mode, struct mode_run *mr)
 	dst = fork();
 	TEST_ASSERT(dst >= 0, "fork: errno %d", errno);
 	if (!dst) {
+		die_with_parent(parent);
 		for (i = 0; i < nconns; i++) {
 			close(pipe_req[i][0]);
 			close(pipe_resp[i][1]);
