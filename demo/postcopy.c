@@ -46,13 +46,15 @@
  * second memslot that is not migrated.
  *
  * Failures stop the destination with an error, never a hang: the source
- * dying (--source-dies-after N pages, for the test) names the pages that
+ * dying (--source-dies-after N pages, for the test), or going silent
+ * (--source-stalls-after N: nothing for --stall-timeout-ms, 10 s by
+ * default, on a connection that waits for a page), names the pages that
  * never arrived; a page whose checksum does not match (--corrupt-page P)
  * is named and the guest does not run on.
  *
  * Exit status: 0 success (with --check: every assertion held), 4 skip (no
  * KVM_CAP_USERFAULT or no userfaultfd MINOR on shmem), 1 failure.  The
- * destination's own: 0 done, 2 corrupted page, 3 source died, 5 a guest
+ * destination's own: 0 done, 2 corrupted page, 3 source lost, 5 a guest
  * write lost, 1 (or the selftests library's 254) anything else.
  */
 #include <errno.h>
@@ -255,9 +257,9 @@ struct opts {
 	int modes;		/* bit per enum mode */
 	int pin[MAX_VCPUS];	/* -1: not pinned */
 	bool check, csv;
-	uint64_t source_dies_after;
+	uint64_t source_dies_after, source_stalls_after;
 	int64_t corrupt_page;
-	int timeout;
+	int timeout, stall_ms;
 };
 static struct opts o;
 
@@ -398,6 +400,9 @@ static void source_count_send(void)
 
 	if (o.source_dies_after && n > o.source_dies_after)
 		kill(getpid(), SIGKILL);
+	/* Or hanging: alive, connected, and silent from then on. */
+	while (o.source_stalls_after && n > o.source_stalls_after)
+		pause();
 }
 
 static int send_page(int fd, uint32_t page)
@@ -668,13 +673,30 @@ static void conn_open(struct conn *c)
 	sock_nodelay(c->rfd);
 }
 
+/*
+ * read_full() for the destination: a source that stays silent for
+ * --stall-timeout-ms is as lost as a dead one (errno ETIMEDOUT).
+ */
+static int recv_full(int fd, void *buf, size_t len)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	int r;
+
+	do {
+		r = poll(&pfd, 1, o.stall_ms);
+	} while (r < 0 && errno == EINTR);
+	if (!r)
+		errno = ETIMEDOUT;
+	return r > 0 ? read_full(fd, buf, len) : -1;
+}
+
 static int fetch(struct conn *c, uint64_t page)
 {
 	struct msg m = { .op = OP_GET, .page = page };
 
 	if (write_full(c->wfd, &m, sizeof(m)) ||
-	    read_full(c->rfd, &m, sizeof(m)) ||
-	    read_full(c->rfd, c->buf, PAGE))
+	    recv_full(c->rfd, &m, sizeof(m)) ||
+	    recv_full(c->rfd, c->buf, PAGE))
 		return -1;
 	if (m.page != page) {
 		dest_fail(ST_ERROR, -1, "asked the source for page %lu, got page %u",
@@ -765,8 +787,12 @@ static int demand_page(uint64_t page, struct conn *c, enum who who, bool wake)
 	if (__atomic_compare_exchange_n(&d.state[page], &s, P_BUSY, false,
 					__ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE)) {
 		if (fetch(c, page)) {
-			dest_fail(ST_SOURCE_DIED, -1, "lost the source fetching page %lu",
-				  page);
+			if (errno == ETIMEDOUT)
+				dest_fail(ST_SOURCE_DIED, -1, "the source stopped answering (nothing in %d ms) fetching page %lu",
+					  o.stall_ms, page);
+			else
+				dest_fail(ST_SOURCE_DIED, -1, "lost the source fetching page %lu",
+					  page);
 			return -1;
 		}
 		land(page, c->buf, who, wake);
@@ -968,6 +994,7 @@ static void *push_thread(void *arg)
 		{ .fd = d.push_stop_fd, .events = POLLIN },
 	};
 	uint32_t s;
+	int r;
 
 	TEST_ASSERT(c, "out of memory");
 	conn_open(c);
@@ -976,18 +1003,23 @@ static void *push_thread(void *arg)
 		goto lost;
 	for (;;) {
 		/* The destination stops listening once every page is in. */
-		if (poll(pfd, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			goto lost;
+		r = poll(pfd, 2, o.stall_ms);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (!r && !__atomic_load_n(&d.complete, __ATOMIC_ACQUIRE)) {
+			dest_fail(ST_SOURCE_DIED, -1, "the source stopped answering (nothing in %d ms) on the push stream",
+				  o.stall_ms);
+			return NULL;
 		}
+		if (r <= 0)
+			goto lost;
 		if (pfd[1].revents)
 			break;
-		if (read_full(c->rfd, &m, sizeof(m)))
+		if (recv_full(c->rfd, &m, sizeof(m)))
 			goto lost;
 		if (m.page == PUSH_END)
 			break;
-		if (m.page >= o.npages || read_full(c->rfd, c->buf, PAGE))
+		if (m.page >= o.npages || recv_full(c->rfd, c->buf, PAGE))
 			goto lost;
 		s = P_MISSING;
 		if (__atomic_compare_exchange_n(&d.state[m.page], &s, P_BUSY,
@@ -1257,7 +1289,7 @@ static void run_dest(enum mode mode, uint16_t port, struct result *res)
 		if (res->status == ST_SOURCE_DIED) {
 			snprintf(res->error + strlen(res->error),
 				 sizeof(res->error) - strlen(res->error),
-				 "; the source died mid-migration: %lu of %lu pages never arrived: %s",
+				 "; the source was lost mid-migration: %lu of %lu pages never arrived: %s",
 				 res->missing, o.npages, missing);
 		}
 		for (i = 0; i < NR_WHO; i++)
@@ -1506,15 +1538,21 @@ static void check_mode(enum mode m, struct mode_run *mr)
 	}
 	expect(!twice, name, "no page fetched twice on demand (%lu were, first %lu)",
 	       twice, first_twice);
-	if (o.source_dies_after) {
+	if (o.source_dies_after || o.source_stalls_after) {
+		uint64_t after = o.source_dies_after ?: o.source_stalls_after;
+
 		expect(mr->exit_status == ST_SOURCE_DIED && r->status == ST_SOURCE_DIED,
-		       name, "stopped with the source-died error (exit %d): %s",
+		       name, "stopped with the source-lost error (exit %d): %s",
 		       mr->exit_status, r->error);
 		/* Threads racing to send may each have counted one more. */
-		expect(mr->source_died && s->sent > o.source_dies_after &&
-		       r->present <= o.source_dies_after, name,
-		       "the source died after %lu pages (%lu counted), %lu of them landed",
-		       o.source_dies_after, s->sent, r->present);
+		expect(mr->source_died == !!o.source_dies_after &&
+		       s->sent > after && r->present <= after, name,
+		       "the source %s after %lu pages (%lu counted), %lu of them landed",
+		       o.source_dies_after ? "died" : "went silent", after,
+		       s->sent, r->present);
+		if (o.source_stalls_after)
+			expect(strstr(r->error, "the source stopped answering") != NULL,
+			       name, "the error says the source stopped answering");
 		expect(r->missing > 0 && r->missing + r->present == o.npages,
 		       name, "%lu pages named missing, %lu present, of %lu",
 		       r->missing, r->present, o.npages);
@@ -1599,12 +1637,15 @@ static void usage(const char *name)
 	printf("usage: %s [--mem SIZE] [--vcpus N] [--latency-us US] [--push-rate PAGES_PER_S]\n"
 	       "       [--random N] [--mode kvm|uffd|both] [--pin CPU,...|none] [--seed N]\n"
 	       "       [--timeout S] [--csv] [--check] [--source-dies-after PAGES] [--corrupt-page P]\n"
+	       "       [--source-stalls-after PAGES] [--stall-timeout-ms MS]\n"
 	       "       [--transport auto|tcp|pipe] [--slow-first-fetch-ms MS]\n"
 	       "defaults: --mem 32M --vcpus 4 --latency-us 30 --push-rate 2000 --random 1\n"
+	       "          --stall-timeout-ms 10000\n"
 	       "          --mode both --pin 1,2,3,1... (vCPUs off CPU 0) --timeout 100\n"
 	       "--slow-first-fetch-ms: delay the first fetch of the page all vCPUs start on\n"
 	       "         (default 0, 200 with --check: concurrent faults on it are certain)\n"
-	       "--check: assert the results; with --source-dies-after or --corrupt-page,\n"
+	       "--check: assert the results; with --source-dies-after, --source-stalls-after\n"
+	       "         or --corrupt-page,\n"
 	       "         assert that the destination stopped with the error that says so.\n",
 	       name);
 	exit(ST_ERROR);
@@ -1625,6 +1666,8 @@ int main(int argc, char *argv[])
 		{ "csv", no_argument, NULL, 'C' },
 		{ "check", no_argument, NULL, 'k' },
 		{ "source-dies-after", required_argument, NULL, 'D' },
+		{ "source-stalls-after", required_argument, NULL, 'H' },
+		{ "stall-timeout-ms", required_argument, NULL, 'W' },
 		{ "corrupt-page", required_argument, NULL, 'X' },
 		{ "transport", required_argument, NULL, 'T' },
 		{ "slow-first-fetch-ms", required_argument, NULL, 'S' },
@@ -1647,7 +1690,8 @@ int main(int argc, char *argv[])
 	o.modes = (1 << MODE_KVM) | (1 << MODE_UFFD);
 	o.corrupt_page = -1;
 	o.timeout = 100;
-	while ((opt = getopt_long(argc, argv, "m:v:l:r:R:M:c:s:t:CkD:X:T:S:h",
+	o.stall_ms = 10000;
+	while ((opt = getopt_long(argc, argv, "m:v:l:r:R:M:c:s:t:CkD:H:W:X:T:S:h",
 				  lopts, NULL)) != -1) {
 		switch (opt) {
 		case 'm': o.mem = parse_size(optarg); break;
@@ -1671,6 +1715,8 @@ int main(int argc, char *argv[])
 		case 'C': o.csv = true; break;
 		case 'k': o.check = true; break;
 		case 'D': o.source_dies_after = strtoull(optarg, NULL, 0); break;
+		case 'H': o.source_stalls_after = strtoull(optarg, NULL, 0); break;
+		case 'W': o.stall_ms = atoi_positive("stall-timeout-ms", optarg); break;
 		case 'X': o.corrupt_page = strtoll(optarg, NULL, 0); break;
 		case 'T': transport = optarg; break;
 		case 'S': o.slow_ms = strtoull(optarg, NULL, 0); slow = true; break;
@@ -1687,6 +1733,10 @@ int main(int argc, char *argv[])
 	TEST_ASSERT(o.corrupt_page < (int64_t)o.npages, "--corrupt-page: past the end");
 	TEST_ASSERT(!o.source_dies_after || o.source_dies_after < o.npages,
 		    "--source-dies-after: fewer than the %lu pages", o.npages);
+	TEST_ASSERT(!o.source_stalls_after || o.source_stalls_after < o.npages,
+		    "--source-stalls-after: fewer than the %lu pages", o.npages);
+	TEST_ASSERT(!o.source_stalls_after || !o.source_dies_after,
+		    "--source-stalls-after and --source-dies-after: one or the other");
 
 	/*
 	 * vCPUs pinned off CPU 0 by default: under TCG, vCPU threads that
