@@ -1,6 +1,6 @@
 #!/bin/sh
 # Summarise build/bench/results.csv (scripts/bench.sh): medians and ranges,
-# the table, the three ratios, the plot, and BENCHMARKS.md.
+# the table, the four ratios, the plot, and BENCHMARKS.md.
 #   bench-report.sh RESULTS_DIR [SECONDS_TAKEN]
 set -eu
 res=$1 took=${2:-}

@@ -6,7 +6,7 @@
 #   (default: BENCH_SIZE_DEFAULT of arch/$ARCH.conf)
 #   BASE_ARCHES=x86_64 (arches also measured on the unpatched base kernel)
 # Writes build/bench/results.csv (every round of every measure) and
-# build/bench/summary.csv, prints the table and the three ratios, and
+# build/bench/summary.csv, prints the table and the four ratios, and
 # regenerates BENCHMARKS.md and bench/pages-per-sec.png.
 set -eu
 
