@@ -1,6 +1,6 @@
 #!/bin/sh
 # make run: build x86_64, boot it, run guest/demo (the post-copy demo,
-# demo/postcopy.c), print its table and plot the pages present over time of
+# demo/), print its table and plot the pages present over time of
 # both modes to build/$ARCH-$FLAVOUR/demo/postcopy.png (gnuplot, host side).
 #   NOBUILD=1: boot what is already built (scripts/build.sh builds the demo).
 set -eu
