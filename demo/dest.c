@@ -138,12 +138,16 @@ static void vm_setup(enum mode mode)
 	push.fd = -1;
 }
 
-static void start(pthread_t *t, void *(*fn)(void *), void *arg,
+/* A thread that cannot start fails the migration like anything else. */
+static bool start(pthread_t *t, void *(*fn)(void *), void *arg,
 		  const char *what)
 {
 	int r = pthread_create(t, NULL, fn, arg);
 
-	TEST_ASSERT(!r, "cannot start the %s thread: %s", what, strerror(r));
+	if (r)
+		vmm_fail(ST_ERROR, -1, "cannot start the %s thread: %s", what,
+			 strerror(r));
+	return !r;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -292,16 +296,20 @@ void run_dest(enum mode mode, uint16_t port, struct result *res)
 	vmm.stall_ms = o.stall_ms;
 
 	for (i = 0; i < nuffd; i++)
-		start(&ut[i], vmm_uffd_handler, &handlers[i], "uffd handler");
+		if (!start(&ut[i], vmm_uffd_handler, &handlers[i], "uffd handler"))
+			pause_and_report(res);
 	/* The device reader's first read faults before anything else runs. */
-	start(&rt, reader_thread, NULL, "device reader");
+	if (!start(&rt, reader_thread, NULL, "device reader"))
+		pause_and_report(res);
 	while (!__atomic_load_n(&reader_reads, __ATOMIC_ACQUIRE) && !vmm_failed())
 		usleep(1000);
 
 	t0 = now_ms();
-	start(&pt, vmm_push_receiver, &push, "push receiver");
+	if (!start(&pt, vmm_push_receiver, &push, "push receiver"))
+		pause_and_report(res);
 	for (i = 0; i < o.vcpus; i++)
-		start(&vmm.vcpus[i].thread, vcpu_thread, &vmm.vcpus[i], "vCPU");
+		if (!start(&vmm.vcpus[i].thread, vcpu_thread, &vmm.vcpus[i], "vCPU"))
+			pause_and_report(res);
 
 	for (;;) {
 		t = now_ms();

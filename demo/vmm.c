@@ -199,7 +199,9 @@ void vmm_pause(void)
 	for (i = 0; i < vmm.nvcpus; i++) {
 		__atomic_store_n(&vmm.vcpus[i].run->immediate_exit, 1,
 				 __ATOMIC_SEQ_CST);
-		pthread_kill(vmm.vcpus[i].thread, SIGUSR1);
+		/* A vCPU thread not running yet sees immediate_exit. */
+		if (__atomic_load_n(&vmm.vcpus[i].tid, __ATOMIC_ACQUIRE))
+			pthread_kill(vmm.vcpus[i].thread, SIGUSR1);
 	}
 	__atomic_store_n(&vmm.frozen, 1, __ATOMIC_SEQ_CST);
 	/* A landing is a copy and an ioctl: a second is plenty. */
