@@ -22,6 +22,14 @@ expect 1 "WARN on the console fails" sh scripts/scan-console.sh $d/warn.console
 expect 1 "KASAN report fails" sh scripts/scan-console.sh $d/kasan.console
 expect 1 "lockdep report fails" sh scripts/scan-console.sh $d/lockdep.console
 expect 1 "hung task report fails" sh scripts/scan-console.sh $d/hung.console
+expect 0 "clean arm64 console passes" sh scripts/scan-console.sh $d/arm64-clean.console
+expect 1 "arm64 stack dump fails" sh scripts/scan-console.sh $d/arm64-stack.console
+expect 1 "arm64 RCU stall fails" sh scripts/scan-console.sh $d/arm64-rcu-stall.console
+expect 1 "arm64 UBSAN report fails" sh scripts/scan-console.sh $d/arm64-ubsan.console
+expect 1 "arm64 hung task report fails" sh scripts/scan-console.sh $d/arm64-hung.console
+expect 1 "arm64 soft lockup fails" sh scripts/scan-console.sh $d/arm64-softlockup.console
+expect 1 "empty console log fails" sh scripts/scan-console.sh $d/empty.console
+expect 1 "missing console log fails" sh scripts/scan-console.sh $d/does-not-exist.console
 expect 0 "complete TAP passes" sh scripts/tap-summary.sh $d/good.tap t
 expect 1 "failed test fails" sh scripts/tap-summary.sh $d/fail.tap t
 expect 1 "truncated TAP fails" sh scripts/tap-summary.sh $d/truncated.tap t
