@@ -15,6 +15,21 @@ expect() { # expect RC description command...
 		fails=$((fails + 1))
 	fi
 }
+# expect_err RC TEXT description command...: also wants TEXT in stderr, so
+# that the command failed for the reason tested and not another.
+expect_err() {
+	want=$1 text=$2 what=$3
+	shift 3
+	err=$("$@" 2>&1 >/dev/null)
+	got=$?
+	case "$got:$err" in
+	"$want:"*"$text"*) ;;
+	*)
+		echo "harness self-test: $what: exit $got, expected $want with \"$text\"" >&2
+		fails=$((fails + 1))
+		;;
+	esac
+}
 summary() { sh scripts/tap-summary.sh "$1" t | tail -n 1; }
 
 expect 0 "clean console passes" sh scripts/scan-console.sh $d/clean.console
@@ -35,12 +50,20 @@ expect 1 "failed test fails" sh scripts/tap-summary.sh $d/fail.tap t
 expect 1 "truncated TAP fails" sh scripts/tap-summary.sh $d/truncated.tap t
 expect 1 "TAP without a plan fails" sh scripts/tap-summary.sh $d/noplan.tap t
 expect 1 "missing TAP fails" sh scripts/tap-summary.sh $d/does-not-exist.tap t
+expect 1 "TAP with an empty plan fails" sh scripts/tap-summary.sh $d/empty.tap t
 [ "$(summary $d/good.tap)" = "counts 2 0 1" ] ||
 	{ echo "harness self-test: good.tap counted as $(summary $d/good.tap)" >&2; fails=$((fails + 1)); }
 [ "$(summary $d/truncated.tap)" = "counts 1 2 0" ] ||
 	{ echo "harness self-test: truncated.tap counted as $(summary $d/truncated.tap)" >&2; fails=$((fails + 1)); }
 [ "$(sh scripts/tap-summary.sh $d/good.tap x86_64/tdp | head -n 1)" = "x86_64/tdp: 2 passed, 0 failed, 1 skipped" ] ||
 	{ echo "harness self-test: summary line format changed" >&2; fails=$((fails + 1)); }
+
+# make check: a selection that matches nothing fails before anything runs.
+expect_err 1 '"tpd"' "check MODES=<typo> fails" env ARCHES=x86_64 MODES=tpd sh scripts/check.sh
+expect_err 1 '"nosuch_test"' "check TESTS=<typo> fails" \
+	env ARCHES=x86_64 TESTS="demand_paging_test nosuch_test" sh scripts/check.sh
+expect_err 1 "no arch" "check with no arch fails" env ARCHES=" " sh scripts/check.sh
+expect_err 1 "arch/x86-64.conf" "check ARCH=<typo> fails" env ARCHES=x86-64 sh scripts/check.sh
 
 [ $fails -eq 0 ] || { echo "harness self-test: $fails failure(s)" >&2; exit 1; }
 echo "harness self-test: ok"
