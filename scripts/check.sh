@@ -3,11 +3,12 @@
 # list, and summarise.  Exit non-zero on any failed or missing result, a hung
 # VM, or a kernel splat on the console.
 #   ARCHES="x86_64 arm64"  MODES=only these modes  TESTS=only these tests
-#   NOBUILD=1 re-runs on what is already built   TIMEOUT=per-test seconds
+#   NOBUILD=1 re-runs on what is already built
+#   TIMEOUT=per-test seconds, over the list's and kselftest's (guest/runtests)
 set -u
 
 : "${ARCHES:=x86_64 arm64}" "${FLAVOUR:=debug}" "${TESTS:=}" "${MODES:=}" \
-	"${NOBUILD:=}" "${TIMEOUT:=300}"
+	"${NOBUILD:=}" "${TIMEOUT:=}"
 export FLAVOUR TIMEOUT
 
 # Every arch, mode and test named must exist: a typo would otherwise

@@ -65,5 +65,40 @@ expect_err 1 '"nosuch_test"' "check TESTS=<typo> fails" \
 expect_err 1 "no arch" "check with no arch fails" env ARCHES=" " sh scripts/check.sh
 expect_err 1 "arch/x86-64.conf" "check ARCH=<typo> fails" env ARCHES=x86-64 sh scripts/check.sh
 
+# guest/runtests on the host, in a fake guest root with stand-in tests: a
+# timeout, an out-of-memory kill and another SIGKILL are told apart, and the
+# kselftest settings timeout holds unless the list line or TIMEOUT overrides it.
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+r=$tmp/guest
+mkdir -p "$r/harness" "$r/kselftest/kvm" "$r/proc" "$r/tmp"
+echo "oom_kill 0" > "$r/proc/vmstat"
+echo "timeout=1" > "$r/kselftest/kvm/settings"
+printf '#!/bin/sh\nexit 0\n' > "$r/kselftest/kvm/pass"
+printf '#!/bin/sh\nexec sleep "$1"\n' > "$r/kselftest/kvm/sleeper"
+printf '#!/bin/sh\necho "oom_kill 1" > "%s"\nkill -KILL $$\n' "$r/proc/vmstat" > "$r/kselftest/kvm/oomer"
+printf '#!/bin/sh\nkill -KILL $$\n' > "$r/kselftest/kvm/killed"
+chmod +x "$r/kselftest/kvm/"*
+cat > "$r/harness/tests" <<'LIST'
+pass
+sleeper 5
+oomer
+sleeper 2 | timeout=4
+killed
+pass | tdp,legacy: not in this mode
+LIST
+runtests() { echo "$1" > "$r/harness/timeout"; HARNESS_ROOT=$r sh guest/runtests tdp | grep '^\(not \)\?ok'; }
+got=$(runtests "")
+want="ok 1 pass
+not ok 2 sleeper # TIMEOUT 1s
+not ok 3 oomer # OOM exit=137
+ok 4 sleeper
+not ok 5 killed # exit=137
+ok 6 pass # SKIP in mode tdp: not in this mode"
+[ "$got" = "$want" ] || { printf 'harness self-test: guest/runtests gave:\n%s\n' "$got" >&2; fails=$((fails + 1)); }
+printf 'sleeper 2 | timeout=4\n' > "$r/harness/tests"
+[ "$(runtests 1)" = "not ok 1 sleeper # TIMEOUT 1s" ] ||
+	{ echo "harness self-test: guest/runtests: TIMEOUT= does not override the list" >&2; fails=$((fails + 1)); }
+
 [ $fails -eq 0 ] || { echo "harness self-test: $fails failure(s)" >&2; exit 1; }
 echo "harness self-test: ok"
