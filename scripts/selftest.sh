@@ -100,5 +100,37 @@ printf 'sleeper 2 | timeout=4\n' > "$r/harness/tests"
 [ "$(runtests 1)" = "not ok 1 sleeper # TIMEOUT 1s" ] ||
 	{ echo "harness self-test: guest/runtests: TIMEOUT= does not override the list" >&2; fails=$((fails + 1)); }
 
+# The scenarios below work in fake checkouts: DIR/build/linux a small git
+# repository whose tag "base" has a Makefile and an .rst file.
+export GIT_AUTHOR_NAME=selftest GIT_AUTHOR_EMAIL=selftest@localhost \
+	GIT_COMMITTER_NAME=selftest GIT_COMMITTER_EMAIL=selftest@localhost
+fake_tree() { # fake_tree DIR
+	mkdir -p "$1/build/linux/Documentation"
+	(
+		cd "$1/build/linux"
+		git init -q
+		printf 'Title\n=====\n\nText.\n' > Documentation/a.rst
+		printf '.DEFAULT:\n\t@echo "fake kernel build $@"\n' > Makefile
+		git add -A && git commit -q -m base && git tag base
+	)
+}
+fake_commit() { # fake_commit DIR FILE TEXT: a commit that writes TEXT to FILE
+	printf '%s\n' "$3" > "$1/build/linux/$2"
+	git -C "$1/build/linux" add -A && git -C "$1/build/linux" commit -q -m "Change $2"
+}
+top=$PWD
+
+# doccheck: a new docutils message fails, and so does a missing docutils.
+fake_tree "$tmp/doc"
+fake_commit "$tmp/doc" Documentation/a.rst "$(printf 'Title\n=====\n\nMore text.')"
+cd "$tmp/doc"
+expect 0 "doccheck passes a clean change" sh "$top/scripts/doccheck.sh"
+mkdir -p nodoc/docutils
+echo 'raise ImportError("no docutils here")' > nodoc/docutils/__init__.py
+expect_err 1 docutils "doccheck without docutils fails" env PYTHONPATH=nodoc sh "$top/scripts/doccheck.sh"
+fake_commit "$tmp/doc" Documentation/a.rst "$(printf 'Title\n=====\n\n- list\nnot indented')"
+expect_err 1 "new docutils messages" "doccheck fails on a new message" sh "$top/scripts/doccheck.sh"
+cd "$top"
+
 [ $fails -eq 0 ] || { echo "harness self-test: $fails failure(s)" >&2; exit 1; }
 echo "harness self-test: ok"
