@@ -110,7 +110,8 @@ fake_tree() { # fake_tree DIR
 		cd "$1/build/linux"
 		git init -q
 		printf 'Title\n=====\n\nText.\n' > Documentation/a.rst
-		printf '.DEFAULT:\n\t@echo "fake kernel build $@"\n' > Makefile
+		# A kernel build that fails on FAIL=all, or on FAIL=w1 with W=1.
+		printf '.DEFAULT:\n\t@case "$(FAIL)$(W)" in all*|w1?*) echo "fake: $@ failed" >&2; exit 1 ;; esac\n' > Makefile
 		git add -A && git commit -q -m base && git tag base
 	)
 }
@@ -130,6 +131,24 @@ echo 'raise ImportError("no docutils here")' > nodoc/docutils/__init__.py
 expect_err 1 docutils "doccheck without docutils fails" env PYTHONPATH=nodoc sh "$top/scripts/doccheck.sh"
 fake_commit "$tmp/doc" Documentation/a.rst "$(printf 'Title\n=====\n\n- list\nnot indented')"
 expect_err 1 "new docutils messages" "doccheck fails on a new message" sh "$top/scripts/doccheck.sh"
+cd "$top"
+
+# series-check: a failed W=1/sparse build fails, and a failed commit build
+# is not followed by "every commit built".
+fake_tree "$tmp/sc"
+fake_commit "$tmp/sc" a.c "int a;"
+mkdir -p "$tmp/sc/patches" "$tmp/sc/build/linux/scripts" "$tmp/sc/build/x86_64-debug"
+cp -r arch "$tmp/sc/"
+printf '#!/bin/sh\nexit 0\n' > "$tmp/sc/build/linux/scripts/checkpatch.pl"
+printf '#!/bin/sh\necho "A <a@localhost> (maintainer:KVM)"\n' > "$tmp/sc/build/linux/scripts/get_maintainer.pl"
+chmod +x "$tmp/sc/build/linux/scripts/"*.pl
+git -C "$tmp/sc/build/linux" format-patch -q -o "$tmp/sc/patches" base..HEAD
+cd "$tmp/sc"
+expect 0 "series-check passes a clean series" env ARCHES=x86_64 sh "$top/scripts/series-check.sh"
+expect_err 1 "W=1/sparse build at base failed" "series-check fails when W=1/sparse does not build" \
+	env ARCHES=x86_64 FAIL=w1 sh "$top/scripts/series-check.sh"
+ARCHES=x86_64 FAIL=all sh "$top/scripts/series-check.sh" 2>/dev/null | grep -q "every commit built" &&
+	{ echo "harness self-test: series-check says every commit built after a failure" >&2; fails=$((fails + 1)); }
 cd "$top"
 
 [ $fails -eq 0 ] || { echo "harness self-test: $fails failure(s)" >&2; exit 1; }
