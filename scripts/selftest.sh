@@ -151,5 +151,22 @@ ARCHES=x86_64 FAIL=all sh "$top/scripts/series-check.sh" 2>/dev/null | grep -q "
 	{ echo "harness self-test: series-check says every commit built after a failure" >&2; fails=$((fails + 1)); }
 cd "$top"
 
+# make bench: a crashed userfault_bench fails its round in guest/bench (the
+# line scripts/bench.sh looks for), and a round missing from the results
+# fails the report rather than giving a median of fewer rounds, or a zero.
+r=$tmp/bench
+mkdir -p "$r/harness" "$r/kselftest/kvm" "$r/proc" "$r/tmp" "$r/res"
+printf 'processor\t: 0\nprocessor\t: 1\n' > "$r/proc/cpuinfo"
+echo 1 > "$r/harness/rounds"
+echo 4M > "$r/harness/size"
+printf '#!/bin/sh\necho "RESULT exit_bare 900 ns"\nkill -SEGV $$\n' > "$r/kselftest/kvm/userfault_bench"
+chmod +x "$r/kselftest/kvm/userfault_bench"
+HARNESS_ROOT=$r HARNESS_KERNEL=base sh guest/bench 2>&1 | grep -q '^# .* failed:' ||
+	{ echo "harness self-test: guest/bench: a crashed userfault_bench did not fail its round" >&2; fails=$((fails + 1)); }
+cp $d/bench-missing-round.csv "$r/res/results.csv"
+cd "$r"
+expect_err 1 "rounds missing" "bench report with a round missing fails" sh "$top/scripts/bench-report.sh" res
+cd "$top"
+
 [ $fails -eq 0 ] || { echo "harness self-test: $fails failure(s)" >&2; exit 1; }
 echo "harness self-test: ok"
