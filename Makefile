@@ -14,7 +14,7 @@
 
 ARCHES := $(if $(ARCH),$(ARCH),x86_64 arm64)
 FLAVOUR ?= debug
-export TESTS MODES FLAVOUR TIMEOUT VM_TIMEOUT ROUNDS BENCH_SIZE BASE_ARCHES
+export TESTS MODES FLAVOUR TIMEOUT VM_TIMEOUT ROUNDS BENCH_SIZE BASE_ARCHES FORCE
 
 .PHONY: deps tree series series-check build check rerun run bench shell selftest clean
 

@@ -168,5 +168,50 @@ cd "$r"
 expect_err 1 "rounds missing" "bench report with a round missing fails" sh "$top/scripts/bench-report.sh" res
 cd "$top"
 
+# make tree / make series, in a fake checkout whose base.conf names no
+# tarball (nothing is ever unpacked here).  patches/ and build/linux are
+# compared exactly, and no work is thrown away.
+t=$tmp/tree
+fake_tree "$t"
+mkdir -p "$t/scripts"
+cp scripts/tree.sh scripts/series.sh scripts/applied.sh "$t/scripts/"
+printf 'BASE_SERIES=selftest-none\n' > "$t/base.conf"
+printf 'Subject\n\nBody.\n' > "$t/cover-letter.txt"
+fake_commit "$t" a.c "int a;"
+cd "$t"
+subject() { git -C build/linux log -1 --format=%s; }
+expect 0 "series exports a tree the old scripts made" sh scripts/series.sh
+expect 0 "tree finds build/linux matching patches/" sh scripts/tree.sh
+sed -i '/^Subject:/s/Change a.c$/Change a.c, reworded/' patches/0001-*.patch
+expect 0 "tree re-applies an edited changelog" sh scripts/tree.sh
+[ "$(subject)" = "Change a.c, reworded" ] ||
+	{ echo "harness self-test: tree: an edited changelog in patches/ was not applied" >&2; fails=$((fails + 1)); }
+sed -i '/^Subject:/s/reworded$/again/' patches/0001-*.patch
+expect_err 1 "patches/0001-Change-a.c.patch" "series refuses to overwrite an edit in patches/" sh scripts/series.sh
+grep -q "Change a.c, again" patches/0001-*.patch ||
+	{ echo "harness self-test: series overwrote an edit in patches/" >&2; fails=$((fails + 1)); }
+expect 0 "tree takes the edit" sh scripts/tree.sh
+fake_commit "$t" b.c "int b;"
+expect_err 1 "commits that patches/ lacks" "tree keeps commits not exported" sh scripts/tree.sh
+[ "$(subject)" = "Change b.c" ] ||
+	{ echo "harness self-test: tree threw away a commit" >&2; fails=$((fails + 1)); }
+git -C build/linux tag -d base >/dev/null
+expect_err 1 "no tag base" "tree stops when base does not resolve" sh scripts/tree.sh
+[ "$(subject)" = "Change b.c" ] ||
+	{ echo "harness self-test: tree removed a work tree without base" >&2; fails=$((fails + 1)); }
+git -C build/linux tag base HEAD~2
+expect 0 "series exports the new commit" sh scripts/series.sh
+# A tree of the old scripts: their patch-ids record, none of ours.
+rm build/linux/.git/harness-applied
+git -C build/linux log -p --reverse base..HEAD | git patch-id --stable | cut -d' ' -f1 \
+	> build/linux/.git/patches-applied
+expect 0 "tree migrates an old tree that matches" sh scripts/tree.sh
+rm build/linux/.git/harness-applied
+echo "int c;" > build/linux/b.c
+expect 0 "tree migrates an old tree with changes" sh scripts/tree.sh
+git -C build/linux diff --quiet &&
+	{ echo "harness self-test: tree threw away uncommitted changes" >&2; fails=$((fails + 1)); }
+cd "$top"
+
 [ $fails -eq 0 ] || { echo "harness self-test: $fails failure(s)" >&2; exit 1; }
 echo "harness self-test: ok"
