@@ -213,5 +213,34 @@ git -C build/linux diff --quiet &&
 	{ echo "harness self-test: tree threw away uncommitted changes" >&2; fails=$((fails + 1)); }
 cd "$top"
 
+# make deps, with apt and dpkg stubbed: what it makes under build/ belongs
+# to the checkout's owner, also when it runs as root (sudo make deps).
+c=$tmp/deps
+mkdir -p "$c/scripts" "$c/bin"
+cp scripts/deps.sh "$c/scripts/"
+cp base.conf "$c/"
+for s in apt-get apt-cache dpkg dpkg-deb sudo; do
+	cat > "$c/bin/$s" <<'STUB'
+#!/bin/sh
+case "$(basename "$0") $1" in
+"sudo "*) exec "$@" ;;
+"dpkg --print-foreign-architectures") echo arm64 ;;
+"apt-cache madison") echo " linux-source-6.12 | 6.12.117-1~deb12u1 | stub" ;;
+"apt-get download") a=${3#*:}; : > "busybox-static_1_$a.deb" ;;
+"dpkg-deb -x") mkdir -p "$3/bin" && : > "$3/bin/busybox" && chmod +x "$3/bin/busybox" ;;
+esac
+exit 0
+STUB
+	chmod +x "$c/bin/$s"
+done
+# As root, the checkout is given to someone else, as under sudo.
+[ "$(id -u)" -ne 0 ] || chown -R 65534:65534 "$c"
+(cd "$c" && PATH=$c/bin:$PATH sh scripts/deps.sh) >/dev/null 2>&1 ||
+	{ echo "harness self-test: deps.sh failed with stubs" >&2; fails=$((fails + 1)); }
+for f in build build/deb build/deb/arm64/bin/busybox; do
+	[ "$(stat -c %u "$c/$f" 2>/dev/null)" = "$(stat -c %u "$c")" ] ||
+		{ echo "harness self-test: deps: $f is not the checkout owner's" >&2; fails=$((fails + 1)); }
+done
+
 [ $fails -eq 0 ] || { echo "harness self-test: $fails failure(s)" >&2; exit 1; }
 echo "harness self-test: ok"
