@@ -37,7 +37,7 @@ for t in $TESTS; do
 	[ -n "$found" ] || { echo "check: test \"$t\" is in none of the lists of $ARCHES" >&2; exit 1; }
 done
 
-sh scripts/selftest.sh || exit 1
+sh scripts/harness-test.sh || exit 1
 sh scripts/doccheck.sh || exit 1
 
 P=0 F=0 S=0

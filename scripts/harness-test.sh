@@ -1,8 +1,12 @@
 #!/bin/sh
-# Test the harness's own judges on the sample logs in tests/harness/: a
-# scanner or summariser that passes a broken run would make every green
-# "make check" meaningless.  Runs before anything is built.
+# make harness-test: test the harness's own judges on the sample logs in
+# tests/harness/, and its scripts in fake checkouts with stand-in tests,
+# kernels and package tools: a scanner, summariser or script that passes a
+# broken run would make every green "make check" meaningless.  Builds and
+# boots nothing; make check runs it first.
 set -u
+# A check.sh that failed to stop at a bad selection would run this again.
+[ -z "${HARNESS_TEST:-}" ] || { echo "harness-test: run from itself" >&2; exit 1; }
 d=tests/harness
 fails=0
 expect() { # expect RC description command...
@@ -11,7 +15,7 @@ expect() { # expect RC description command...
 	"$@" >/dev/null 2>&1
 	got=$?
 	if [ "$got" -ne "$want" ]; then
-		echo "harness self-test: $what: exit $got, expected $want" >&2
+		echo "harness-test: $what: exit $got, expected $want" >&2
 		fails=$((fails + 1))
 	fi
 }
@@ -25,7 +29,7 @@ expect_err() {
 	case "$got:$err" in
 	"$want:"*"$text"*) ;;
 	*)
-		echo "harness self-test: $what: exit $got, expected $want with \"$text\"" >&2
+		echo "harness-test: $what: exit $got, expected $want with \"$text\"" >&2
 		fails=$((fails + 1))
 		;;
 	esac
@@ -52,18 +56,21 @@ expect 1 "TAP without a plan fails" sh scripts/tap-summary.sh $d/noplan.tap t
 expect 1 "missing TAP fails" sh scripts/tap-summary.sh $d/does-not-exist.tap t
 expect 1 "TAP with an empty plan fails" sh scripts/tap-summary.sh $d/empty.tap t
 [ "$(summary $d/good.tap)" = "counts 2 0 1" ] ||
-	{ echo "harness self-test: good.tap counted as $(summary $d/good.tap)" >&2; fails=$((fails + 1)); }
+	{ echo "harness-test: good.tap counted as $(summary $d/good.tap)" >&2; fails=$((fails + 1)); }
 [ "$(summary $d/truncated.tap)" = "counts 1 2 0" ] ||
-	{ echo "harness self-test: truncated.tap counted as $(summary $d/truncated.tap)" >&2; fails=$((fails + 1)); }
+	{ echo "harness-test: truncated.tap counted as $(summary $d/truncated.tap)" >&2; fails=$((fails + 1)); }
 [ "$(sh scripts/tap-summary.sh $d/good.tap x86_64/tdp | head -n 1)" = "x86_64/tdp: 2 passed, 0 failed, 1 skipped" ] ||
-	{ echo "harness self-test: summary line format changed" >&2; fails=$((fails + 1)); }
+	{ echo "harness-test: summary line format changed" >&2; fails=$((fails + 1)); }
 
-# make check: a selection that matches nothing fails before anything runs.
-expect_err 1 '"tpd"' "check MODES=<typo> fails" env ARCHES=x86_64 MODES=tpd sh scripts/check.sh
+# make check: a selection that matches nothing fails before anything runs
+# (the selection is set whole: make check exports its own to this test).
+export HARNESS_TEST=running
+check() { env ARCHES="$1" MODES="$2" TESTS="$3" sh scripts/check.sh; }
+expect_err 1 '"tpd"' "check MODES=<typo> fails" check x86_64 tpd ""
 expect_err 1 '"nosuch_test"' "check TESTS=<typo> fails" \
-	env ARCHES=x86_64 TESTS="demand_paging_test nosuch_test" sh scripts/check.sh
-expect_err 1 "no arch" "check with no arch fails" env ARCHES=" " sh scripts/check.sh
-expect_err 1 "arch/x86-64.conf" "check ARCH=<typo> fails" env ARCHES=x86-64 sh scripts/check.sh
+	check x86_64 "" "demand_paging_test nosuch_test"
+expect_err 1 "no arch" "check with no arch fails" check " " "" ""
+expect_err 1 "arch/x86-64.conf" "check ARCH=<typo> fails" check x86-64 "" ""
 
 # guest/runtests on the host, in a fake guest root with stand-in tests: a
 # timeout, an out-of-memory kill and another SIGKILL are told apart, and the
@@ -95,11 +102,12 @@ not ok 3 oomer # OOM exit=137
 ok 4 sleeper
 not ok 5 killed # exit=137
 ok 6 pass # SKIP in mode tdp: not in this mode"
-[ "$got" = "$want" ] || { printf 'harness self-test: guest/runtests gave:\n%s\n' "$got" >&2; fails=$((fails + 1)); }
+[ "$got" = "$want" ] || { printf 'harness-test: guest/runtests gave:\n%s\n' "$got" >&2; fails=$((fails + 1)); }
 printf 'sleeper 2 | timeout=4\n' > "$r/harness/tests"
 [ "$(runtests 1)" = "not ok 1 sleeper # TIMEOUT 1s" ] ||
-	{ echo "harness self-test: guest/runtests: TIMEOUT= does not override the list" >&2; fails=$((fails + 1)); }
+	{ echo "harness-test: guest/runtests: TIMEOUT= does not override the list" >&2; fails=$((fails + 1)); }
 
+unset FORCE FAIL	# read by series.sh and by the fake kernel Makefile
 # The scenarios below work in fake checkouts: DIR/build/linux a small git
 # repository whose tag "base" has a Makefile and an .rst file.
 export GIT_AUTHOR_NAME=selftest GIT_AUTHOR_EMAIL=selftest@localhost \
@@ -148,7 +156,7 @@ expect 0 "series-check passes a clean series" env ARCHES=x86_64 sh "$top/scripts
 expect_err 1 "W=1/sparse build at base failed" "series-check fails when W=1/sparse does not build" \
 	env ARCHES=x86_64 FAIL=w1 sh "$top/scripts/series-check.sh"
 ARCHES=x86_64 FAIL=all sh "$top/scripts/series-check.sh" 2>/dev/null | grep -q "every commit built" &&
-	{ echo "harness self-test: series-check says every commit built after a failure" >&2; fails=$((fails + 1)); }
+	{ echo "harness-test: series-check says every commit built after a failure" >&2; fails=$((fails + 1)); }
 cd "$top"
 
 # make bench: a crashed userfault_bench fails its round in guest/bench (the
@@ -162,7 +170,7 @@ echo 4M > "$r/harness/size"
 printf '#!/bin/sh\necho "RESULT exit_bare 900 ns"\nkill -SEGV $$\n' > "$r/kselftest/kvm/userfault_bench"
 chmod +x "$r/kselftest/kvm/userfault_bench"
 HARNESS_ROOT=$r HARNESS_KERNEL=base sh guest/bench 2>&1 | grep -q '^# .* failed:' ||
-	{ echo "harness self-test: guest/bench: a crashed userfault_bench did not fail its round" >&2; fails=$((fails + 1)); }
+	{ echo "harness-test: guest/bench: a crashed userfault_bench did not fail its round" >&2; fails=$((fails + 1)); }
 cp $d/bench-missing-round.csv "$r/res/results.csv"
 cd "$r"
 expect_err 1 "rounds missing" "bench report with a round missing fails" sh "$top/scripts/bench-report.sh" res
@@ -185,20 +193,20 @@ expect 0 "tree finds build/linux matching patches/" sh scripts/tree.sh
 sed -i '/^Subject:/s/Change a.c$/Change a.c, reworded/' patches/0001-*.patch
 expect 0 "tree re-applies an edited changelog" sh scripts/tree.sh
 [ "$(subject)" = "Change a.c, reworded" ] ||
-	{ echo "harness self-test: tree: an edited changelog in patches/ was not applied" >&2; fails=$((fails + 1)); }
+	{ echo "harness-test: tree: an edited changelog in patches/ was not applied" >&2; fails=$((fails + 1)); }
 sed -i '/^Subject:/s/reworded$/again/' patches/0001-*.patch
 expect_err 1 "patches/0001-Change-a.c.patch" "series refuses to overwrite an edit in patches/" sh scripts/series.sh
 grep -q "Change a.c, again" patches/0001-*.patch ||
-	{ echo "harness self-test: series overwrote an edit in patches/" >&2; fails=$((fails + 1)); }
+	{ echo "harness-test: series overwrote an edit in patches/" >&2; fails=$((fails + 1)); }
 expect 0 "tree takes the edit" sh scripts/tree.sh
 fake_commit "$t" b.c "int b;"
 expect_err 1 "commits that patches/ lacks" "tree keeps commits not exported" sh scripts/tree.sh
 [ "$(subject)" = "Change b.c" ] ||
-	{ echo "harness self-test: tree threw away a commit" >&2; fails=$((fails + 1)); }
+	{ echo "harness-test: tree threw away a commit" >&2; fails=$((fails + 1)); }
 git -C build/linux tag -d base >/dev/null
 expect_err 1 "no tag base" "tree stops when base does not resolve" sh scripts/tree.sh
 [ "$(subject)" = "Change b.c" ] ||
-	{ echo "harness self-test: tree removed a work tree without base" >&2; fails=$((fails + 1)); }
+	{ echo "harness-test: tree removed a work tree without base" >&2; fails=$((fails + 1)); }
 git -C build/linux tag base HEAD~2
 expect 0 "series exports the new commit" sh scripts/series.sh
 # A tree of the old scripts: their patch-ids record, none of ours.
@@ -210,7 +218,7 @@ rm build/linux/.git/harness-applied
 echo "int c;" > build/linux/b.c
 expect 0 "tree migrates an old tree with changes" sh scripts/tree.sh
 git -C build/linux diff --quiet &&
-	{ echo "harness self-test: tree threw away uncommitted changes" >&2; fails=$((fails + 1)); }
+	{ echo "harness-test: tree threw away uncommitted changes" >&2; fails=$((fails + 1)); }
 cd "$top"
 
 # make deps, with apt and dpkg stubbed: what it makes under build/ belongs
@@ -236,11 +244,21 @@ done
 # As root, the checkout is given to someone else, as under sudo.
 [ "$(id -u)" -ne 0 ] || chown -R 65534:65534 "$c"
 (cd "$c" && PATH=$c/bin:$PATH sh scripts/deps.sh) >/dev/null 2>&1 ||
-	{ echo "harness self-test: deps.sh failed with stubs" >&2; fails=$((fails + 1)); }
+	{ echo "harness-test: deps.sh failed with stubs" >&2; fails=$((fails + 1)); }
 for f in build build/deb build/deb/arm64/bin/busybox; do
 	[ "$(stat -c %u "$c/$f" 2>/dev/null)" = "$(stat -c %u "$c")" ] ||
-		{ echo "harness self-test: deps: $f is not the checkout owner's" >&2; fails=$((fails + 1)); }
+		{ echo "harness-test: deps: $f is not the checkout owner's" >&2; fails=$((fails + 1)); }
 done
 
-[ $fails -eq 0 ] || { echo "harness self-test: $fails failure(s)" >&2; exit 1; }
-echo "harness self-test: ok"
+# make help names every target and every variable the Makefile passes on.
+help=$(make -s help 2>/dev/null)
+for w in $(awk '/^\.PHONY:/, !/\\$/' Makefile | tr -d '\\' | sed 's/^\.PHONY://') \
+	ARCH $(sed -n 's/^export //p' Makefile); do
+	case " $(echo $help) " in
+	*" $w "* | *" $w="*) ;;
+	*) echo "harness-test: make help does not name $w" >&2; fails=$((fails + 1)) ;;
+	esac
+done
+
+[ $fails -eq 0 ] || { echo "harness-test: $fails failure(s)" >&2; exit 1; }
+echo "harness-test: ok"
