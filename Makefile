@@ -1,22 +1,47 @@
 # KVM Userfault: build, boot and test the series in patches/ on the pinned
 # Debian 6.12 source, for x86_64 and arm64, under QEMU/TCG.  See README.md.
+# "make help" prints this comment.
 #
-#   make deps                 install everything (Debian bookworm, root/sudo)
-#   make check                all tests, both arches, all MMU/KVM modes
-#   make check ARCH=x86_64 TESTS="a b" MODES=tdp   a subset
-#   make rerun ...            the same without rebuilding
-#   make run                  the demand-paging demo (x86_64)
-#   make bench                userfaultfd vs KVM Userfault, BENCHMARKS.md
-#   make shell ARCH=arm64     an interactive shell in the test VM
-#   make tree / make series   patches/ -> build/linux -> patches/
-#   make series-check         checkpatch, per-commit builds, W=1/sparse
-#   make build ARCH=...       build one arch (FLAVOUR=debug|bench)
+# Targets:
+#   deps           install everything (Debian bookworm; root or sudo)
+#   check          tree, harness-test, doccheck, then per arch: build, boot
+#                  once per mode, run tests/kvm-$ARCH.list, scan the console
+#   recheck        check without building: boot what is built
+#   rerun          the old name of recheck
+#   run            the post-copy migration demo (x86_64)
+#   bench          userfaultfd vs KVM Userfault: BENCHMARKS.md
+#   shell          an interactive shell in the test VM
+#   build          build the kernel, selftests and demo of each arch
+#   tree           patches/ -> build/linux (git am on the base tag)
+#   series         build/linux -> patches/ (git format-patch)
+#   series-check   checkpatch, per-commit builds, W=1/sparse (after build)
+#   harness-test   test the harness's own judges and scripts on the samples
+#                  in tests/harness/ and stand-ins (nothing is built)
+#   selftest       the old name of harness-test
+#   clean          remove the kernel builds (keeps build/linux and build/deb)
+#   help           this text
+#
+# Variables:
+#   ARCH=x86_64|arm64   one arch (default both; run is always x86_64)
+#   TESTS="a b"         check: only these tests (first word of a list line)
+#   MODES="tdp nvhe"    check: only these modes (arch/$ARCH.conf MODES)
+#   MODE=nvhe           shell: the mode to boot (default the arch's first)
+#   TIMEOUT=s           check: per-test timeout over the list's and the
+#                       kselftest settings' (guest/runtests); 0 is none
+#   VM_TIMEOUT=s        check: seconds before a VM counts as hung (1800)
+#   NOBUILD=1           run, shell: boot what is already built
+#   FLAVOUR=debug|bench build, check: the kernel flavour (default debug)
+#   ROUNDS=n            bench: rounds (5)
+#   BENCH_SIZE=4M       bench: guest memory per vCPU (arch/$ARCH.conf)
+#   BASE_ARCHES="x86_64" bench: arches also measured on the unpatched base
+#   FORCE=1             series: overwrite changes made in patches/
 
 ARCHES := $(if $(ARCH),$(ARCH),x86_64 arm64)
 FLAVOUR ?= debug
-export TESTS MODES FLAVOUR TIMEOUT VM_TIMEOUT ROUNDS BENCH_SIZE BASE_ARCHES
+export TESTS MODES FLAVOUR TIMEOUT VM_TIMEOUT ROUNDS BENCH_SIZE BASE_ARCHES FORCE
 
-.PHONY: deps tree series series-check build check rerun run bench shell selftest clean
+.PHONY: deps tree series series-check build check recheck rerun run bench \
+	shell harness-test selftest clean help
 
 deps:
 	sh scripts/deps.sh
@@ -36,7 +61,7 @@ build: tree
 check: tree
 	ARCHES="$(ARCHES)" sh scripts/check.sh
 
-rerun:
+recheck rerun:
 	ARCHES="$(ARCHES)" NOBUILD=1 sh scripts/check.sh
 
 run: tree
@@ -48,10 +73,13 @@ bench: tree
 shell: tree
 	ARCH=$(firstword $(ARCHES)) sh scripts/shell.sh
 
-selftest:
-	sh scripts/selftest.sh
+harness-test selftest:
+	sh scripts/harness-test.sh
 
 clean:
 	rm -rf build/*-debug build/*-bench build/bench
 	-git -C build/linux worktree remove -f "$(CURDIR)/build/base/linux"
 	rm -rf build/base
+
+help:
+	@sed -n '/^[^#]/q; s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))

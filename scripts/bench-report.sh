@@ -22,6 +22,16 @@ tail -n +2 "$res/results.csv" |
 	}
 	END { if (n) flush() }' > "$res/summary.csv"
 
+# Every measure has a value from every round: fewer means a run failed
+# unnoticed, and a median of what is left would hide it.
+awk -F, '
+	{ n[$1 "," $2 "," $3 "," $4 "," $5] = $9; if ($9 > most) most = $9 }
+	END {
+		for (k in n)
+			if (n[k] < most) { print "bench: " k ": " n[k] " of " most " rounds" > "/dev/stderr"; bad = 1 }
+		exit bad
+	}' "$res/summary.csv" || { echo "bench: rounds missing in $res/results.csv" >&2; exit 1; }
+
 report() {
 	awk -F, '
 	BEGIN {
@@ -44,6 +54,8 @@ report() {
 			return sprintf("%-22s", "-")
 		return sprintf("%-22s", sprintf("%.0f [%.0f-%.0f]", med[k], lo[k], hi[k]))
 	}
+	# A figure that was not measured prints as "-", never as 0.
+	function num(x) { return x == "" ? "-" : sprintf("%.0f", x) }
 	function ratio(x, y) { return (x && y) ? sprintf("%.2f", x / y) : "n/a" }
 	function pct(x, y) { return (x && y) ? sprintf("%+.1f%%", 100 * (x - y) / y) : "n/a" }
 	END {
@@ -57,30 +69,30 @@ report() {
 			flt = m(a, "patched", "exit", "fault", 1)
 			uf = m(a, "patched", "exit", "userfault", 1)
 			printf "\n%s: per-page costs, ns, median of the rounds\n", a
-			printf "  bare exit (ucall round trip)           %8.0f\n", bare
-			printf "  stage-2 fault of a present page        %8.0f\n", flt
-			printf "  userfault exit + release + re-entry    %8.0f (includes the fault that maps the page)\n", uf
+			printf "  bare exit (ucall round trip)           %8s\n", num(bare)
+			printf "  stage-2 fault of a present page        %8s\n", num(flt)
+			printf "  userfault exit + release + re-entry    %8s (includes the fault that maps the page)\n", num(uf)
 			printf "\n%s: ratios\n", a
 			printf "  1. KVM Userfault / userfaultfd MINOR, 1 vCPU:            %s (KVM Userfault + uffd MINOR: %s; target >= 1.5)\n", \
 				ratio(m(a, "patched", "paging", "kvm_userfault", 1), m(a, "patched", "paging", "uffd_minor", 1)), \
 				ratio(m(a, "patched", "paging", "kvm_userfault_minor", 1), m(a, "patched", "paging", "uffd_minor", 1))
 			printf "  2. userfault exit / bare exit:                            %s (without the fault that maps the page: %s; target <= 1.2)\n", \
-				ratio(uf, bare), ratio(uf - flt, bare)
+				ratio(uf, bare), (uf != "" && flt != "") ? ratio(uf - flt, bare) : "n/a"
 			off = m(a, "patched", "faults", "off", 1)
 			base = m(a, "base", "faults", "off", 1)
 			clear = m(a, "patched", "faults", "clear", 1)
 			printf "  3. fault rate, flag off, patched vs unpatched base:       %s; flag on, every bit clear, vs off: %s (target: slowdown < 1%%)\n", \
 				base ? pct(off, base) : "not measured (BASE_ARCHES)", pct(clear, off)
-			printf "     (pages/s: base %s, patched %.0f, patched with the flag and no bit set %.0f)\n", \
-				base ? sprintf("%.0f", base) : "-", off, clear
+			printf "     (pages/s: base %s, patched %s, patched with the flag and no bit set %s)\n", \
+				num(base), num(off), num(clear)
 			sf = m(a, "patched", "touch", "small_first", 1)
 			hf = m(a, "patched", "touch", "huge_first", 1)
 			sl = m(a, "patched", "touch", "small_later", 1)
 			hl = m(a, "patched", "touch", "huge_later", 1)
 			printf "  4. guest read rate, flag on, every page present, range-aware huge / 4K only:\n"
 			printf "     first pass (faults included) %s, later passes %s\n", ratio(hf, sf), ratio(hl, sl)
-			printf "     (pages/s: 4K only %.0f then %.0f, range-aware %.0f then %.0f; 2M hugetlb backing)\n\n", \
-				sf, sl, hf, hl
+			printf "     (pages/s: 4K only %s then %s, range-aware %s then %s; 2M hugetlb backing)\n\n", \
+				num(sf), num(sl), num(hf), num(hl)
 		}
 	}' "$res/summary.csv"
 }

@@ -3,18 +3,42 @@
 # list, and summarise.  Exit non-zero on any failed or missing result, a hung
 # VM, or a kernel splat on the console.
 #   ARCHES="x86_64 arm64"  MODES=only these modes  TESTS=only these tests
-#   NOBUILD=1 re-runs on what is already built   TIMEOUT=per-test seconds
+#   NOBUILD=1 re-runs on what is already built
+#   TIMEOUT=per-test seconds, over the list's and kselftest's (guest/runtests)
 set -u
 
 : "${ARCHES:=x86_64 arm64}" "${FLAVOUR:=debug}" "${TESTS:=}" "${MODES:=}" \
-	"${NOBUILD:=}" "${TIMEOUT:=300}"
+	"${NOBUILD:=}" "${TIMEOUT:=}"
 export FLAVOUR TIMEOUT
 
-sh scripts/selftest.sh || exit 1
-sh scripts/doccheck.sh || exit 1
-
+# Every arch, mode and test named must exist: a typo would otherwise
+# select nothing, run nothing and pass.  A mode or test needs to exist on
+# one of the arches only (MODES=tdp on both arches runs x86_64 alone).
 # arch/*.conf sets MODES to the arch's own list: keep the user's filter apart.
 want_modes=$MODES
+all_modes=
+for a in $ARCHES; do
+	[ -f "arch/$a.conf" ] || { echo "check: no arch/$a.conf for ARCH=$a" >&2; exit 1; }
+	all_modes="$all_modes $(. "arch/$a.conf"; echo "$MODES")"
+done
+[ -n "$all_modes" ] || { echo "check: no arch selected" >&2; exit 1; }
+for m in $want_modes; do
+	case " $all_modes " in
+	*" $m "*) ;;
+	*) echo "check: mode \"$m\" is none of$all_modes" >&2; exit 1 ;;
+	esac
+done
+# A test is named by the first word of its list line (as filtered below).
+for t in $TESTS; do
+	found=
+	for a in $ARCHES; do
+		awk -v t="$t" '!/^#/ && $1 == t { f = 1 } END { exit !f }' "tests/kvm-$a.list" && found=1
+	done
+	[ -n "$found" ] || { echo "check: test \"$t\" is in none of the lists of $ARCHES" >&2; exit 1; }
+done
+
+sh scripts/harness-test.sh || exit 1
+sh scripts/doccheck.sh || exit 1
 
 P=0 F=0 S=0
 summary=
@@ -22,8 +46,9 @@ for ARCH in $ARCHES; do
 	export ARCH
 	. "arch/$ARCH.conf"
 	out=build/$ARCH-$FLAVOUR
-	if [ -z "$NOBUILD" ]; then
-		sh scripts/build.sh || { echo "check: $ARCH build failed" >&2; exit 1; }
+	modes=$MODES
+	if [ -n "$want_modes" ]; then
+		modes=$(for m in $want_modes; do case " $MODES " in *" $m "*) echo "$m" ;; esac; done)
 	fi
 
 	# The selected lines of the list, comments dropped.
@@ -36,14 +61,16 @@ for ARCH in $ARCHES; do
 				[ "${line%% *}" = "$t" ] && echo "$line" && break
 			done
 		done > "$list"
-	[ -s "$list" ] || { echo "check: no test of \"$TESTS\" in tests/kvm-$ARCH.list" >&2; exit 1; }
+	if [ -z "$modes" ] || [ ! -s "$list" ]; then
+		echo "check: $ARCH: none of the modes or tests asked for, skipped"
+		continue
+	fi
+	if [ -z "$NOBUILD" ]; then
+		sh scripts/build.sh || { echo "check: $ARCH build failed" >&2; exit 1; }
+	fi
 	cpio=$(LIST=$list RUN=check sh scripts/initramfs.sh) || exit 1
 
 	ap=0 af=0 as=0
-	modes=$MODES
-	if [ -n "$want_modes" ]; then
-		modes=$(for m in $want_modes; do case " $MODES " in *" $m "*) echo "$m" ;; esac; done)
-	fi
 	for MODE in $modes; do
 		start=$(date +%s)
 		MODE=$MODE RUN=check CPIO=$cpio sh scripts/boot.sh
@@ -65,4 +92,6 @@ for ARCH in $ARCHES; do
 done
 printf '%s' "$summary"
 echo "$P passed, $F failed, $S skipped"
+# No result at all is no evidence that anything works.
+[ $((P + F + S)) -gt 0 ] || { echo "check: no test ran" >&2; exit 1; }
 [ "$F" -eq 0 ]

@@ -42,4 +42,11 @@ for a in amd64 arm64; do
 	(cd "$deb" && apt-get download -qq "busybox-static:$a")
 	dpkg-deb -x "$deb"/busybox-static_*_"$a".deb "$deb/$a"
 done
+# Run as root (sudo make deps), what was made here would be root's: a later
+# run as the user could not write build/.  Give it to the checkout's owner.
+if [ "$(id -u)" -eq 0 ]; then
+	owner=$(stat -c %u:%g .)
+	chown "$owner" build
+	chown -R "$owner" "$deb"
+fi
 echo "deps: done"

@@ -1,11 +1,12 @@
 #!/bin/sh
 # Pack the test VM's initramfs: busybox, guest/, and the KVM selftests that
 # the run needs (stripped).  Prints the path of the cpio archive.
-#   ARCH  FLAVOUR  RUN=check|demo|bench|shell  LIST=file of test lines  TIMEOUT=s
+#   ARCH  FLAVOUR  RUN=check|demo|bench|shell  LIST=file of test lines
+#   TIMEOUT=s per test, over the list's and the kselftest settings' (guest/runtests)
 #   ROUNDS, BENCH_SIZE: for RUN=bench (scripts/bench.sh)
 set -eu
 
-: "${ARCH:?}" "${FLAVOUR:=debug}" "${RUN:=check}" "${LIST:?}" "${TIMEOUT:=300}"
+: "${ARCH:?}" "${FLAVOUR:=debug}" "${RUN:=check}" "${LIST:?}" "${TIMEOUT:=}"
 . "arch/$ARCH.conf"
 out=build/$ARCH-$FLAVOUR
 root=$out/initramfs-$RUN
@@ -27,5 +28,7 @@ for t in $(cut -d' ' -f1 "$LIST" | sort -u); do
 	[ -n "$bin" ] || { echo "initramfs: no selftest $t in $out/kselftest/kvm" >&2; exit 1; }
 	"${CROSS_COMPILE}strip" -o "$root/kselftest/kvm/$t" "$bin"
 done
+# The kselftest settings file (timeout=), installed beside the tests.
+[ ! -f "$out/kselftest/kvm/settings" ] || cp "$out/kselftest/kvm/settings" "$root/kselftest/kvm/"
 (cd "$root" && find . | cpio -o -H newc -R 0:0 --quiet) > "$root.cpio"
 echo "$root.cpio"

@@ -1,9 +1,18 @@
 #!/bin/sh
 # Fail (exit 1) if a kernel console log shows a warning, bug, sanitizer or
-# lockdep report, or a panic; print the offending lines and the log's path.
+# lockdep report, a stall, lockup or hung task, a stack dump, or a panic;
+# print the offending lines and the log's path.  A missing or empty log
+# fails too: a VM that wrote nothing was not seen to be clean.
 set -u
 log=$1
-pattern='WARNING:|BUG:|Oops|KASAN|possible circular locking|inconsistent lock state|sleeping function called|blocked for more than|Call Trace|Kernel panic'
+# x86 prints "Call Trace:", arm64 "Call trace:"; an RCU stall is "rcu:
+# INFO: rcu_preempt detected stalls" or "self-detected stall"; UBSAN and a
+# soft lockup ("watchdog: BUG: soft lockup") print no WARNING of their own.
+pattern='WARNING:|BUG:|kernel BUG at|Oops|Unable to handle kernel|KASAN|UBSAN:|possible circular locking|inconsistent lock state|sleeping function called|blocked for more than|detected stalls? on|soft lockup|hard LOCKUP|Call [Tt]race|Kernel panic'
+if [ ! -s "$log" ]; then
+	echo "console: $log is missing or empty" >&2
+	exit 1
+fi
 if hits=$(grep -E -n -m 10 "$pattern" "$log"); then
 	echo "console: kernel splat in $log:" >&2
 	echo "$hits" | sed 's/^/  /' >&2

@@ -48,32 +48,41 @@ kmake() {
 }
 kvmdir() { (. "arch/$1.conf"; echo "arch/$KARCH/kvm/"); }
 
+built=yes
 for c in $(g rev-list --reverse base..HEAD); do
 	g checkout -q "$c"
 	for a in $ARCHES; do
 		if ! out=$(kmake "$a" "$(kvmdir "$a")"); then
 			echo "series-check: $(g log -1 --format=%s "$c"): $a build failed" >&2
 			echo "$out" | tail -20 >&2
-			rc=1
+			rc=1 built=
 		fi
 	done
 done
-echo "series-check: every commit built for $ARCHES"
+[ -z "$built" ] || echo "series-check: every commit built for $ARCHES"
 
 # Warnings are compared without line numbers, which the series moves.
 files=$(g diff --name-only base "$branch" -- '*.c' '*.h' | grep -v '^tools/' || true)
 pattern=$(echo "$files" | sed 's/[.]/[.]/g' | paste -sd'|')
+# warnings REV ARCH: the build's log goes to a file first, so that a
+# failed build is seen rather than lost in the pipe (and read as clean).
 warnings() {
 	g checkout -q "$1"
+	log=build/$2-debug/warnings.log
+	if ! kmake "$2" W=1 C=2 "$(kvmdir "$2")" > "$log"; then
+		echo "series-check: $2: the W=1/sparse build at $1 failed:" >&2
+		tail -20 "$log" >&2
+		return 1
+	fi
 	# Paths come out absolute, and virt/kvm as arch/*/kvm/../../../virt/kvm.
-	kmake "$2" W=1 C=2 "$(kvmdir "$2")" |
-		sed -e "s#^$PWD/$tree/##" -e 's#^arch/[^/]*/kvm/\.\./\.\./\.\./##' |
+	sed -e "s#^$PWD/$tree/##" -e 's#^arch/[^/]*/kvm/\.\./\.\./\.\./##' "$log" |
 		grep -E "^($pattern):[0-9]+:" |
 		sed -E 's/:[0-9]+(:[0-9]+)?:/:/' | sort -u
 }
 for a in $ARCHES; do
-	warnings base "$a" > "build/$a-debug/warnings.base"
-	warnings "$branch" "$a" > "build/$a-debug/warnings.head"
+	warnings base "$a" > "build/$a-debug/warnings.base" &&
+		warnings "$branch" "$a" > "build/$a-debug/warnings.head" ||
+		{ rc=1; continue; }
 	new=$(comm -13 "build/$a-debug/warnings.base" "build/$a-debug/warnings.head")
 	if [ -n "$new" ]; then
 		echo "series-check: $a: new W=1/sparse warnings in touched files:" >&2

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Make build/linux: the pinned Debian source as a git repository whose
 # "base" tag is the pristine tree, with patches/ applied on top by git am.
-# Re-running it re-applies patches/ from base when the two differ.
+# Re-running it re-applies patches/ from base when patches/ changed since
+# the last apply or export (scripts/applied.sh), unless that would lose work.
 set -eu
 
 . "$(dirname "$0")/../base.conf"
@@ -14,28 +15,41 @@ g() { git -C "$tree" "$@"; }
 export GIT_AUTHOR_NAME="KVM Userfault harness" GIT_AUTHOR_EMAIL="harness@localhost"
 export GIT_COMMITTER_NAME="$GIT_AUTHOR_NAME" GIT_COMMITTER_EMAIL="$GIT_AUTHOR_EMAIL"
 
-if ! g rev-parse -q --verify base >/dev/null 2>&1; then
+if [ -e "$tree" ]; then
+	# An existing tree may hold work: whatever keeps git from finding base
+	# (a deleted tag, git's ownership check), say so and touch nothing.
+	if ! why=$(g rev-parse --verify 'base^{commit}' 2>&1 >/dev/null); then
+		echo "tree: $tree exists but git finds no tag base in it:" >&2
+		echo "$why" | sed 's/^/  /' >&2
+		echo "tree: nothing was removed; fix that, or move $tree away for a fresh one" >&2
+		exit 1
+	fi
+else
 	[ -r "$tarball" ] || { echo "tree: $tarball missing: run the set-up command (make deps)" >&2; exit 1; }
 	echo "tree: unpacking $tarball"
-	rm -rf "$tree"
-	mkdir -p "$tree"
-	tar -xf "$tarball" -C "$tree" --strip-components=1
-	g init -q
-	g config user.name "$GIT_AUTHOR_NAME"
-	g config user.email "$GIT_AUTHOR_EMAIL"
-	g config gc.auto 0
+	# Unpacked aside and moved in whole: an interrupted unpack leaves no
+	# build/linux that a later run would have to judge.
+	new=$tree.new
+	rm -rf "$new"
+	mkdir -p "$new"
+	tar -xf "$tarball" -C "$new" --strip-components=1
+	git -C "$new" init -q
+	git -C "$new" config user.name "$GIT_AUTHOR_NAME"
+	git -C "$new" config user.email "$GIT_AUTHOR_EMAIL"
+	git -C "$new" config gc.auto 0
 	# The Debian tarball's .gitignore is "/*": force-add everything.
-	g add -f -A .
+	git -C "$new" add -f -A .
 	GIT_AUTHOR_DATE="2000-01-01T00:00:00Z" GIT_COMMITTER_DATE="2000-01-01T00:00:00Z" \
-		g commit -q -m "Linux $(dpkg-query -W -f='${Version}' "linux-source-$BASE_SERIES" 2>/dev/null || echo "$BASE_SERIES") (Debian linux-source-$BASE_SERIES)"
-	g tag base
+		git -C "$new" commit -q -m "Linux $(dpkg-query -W -f='${Version}' "linux-source-$BASE_SERIES" 2>/dev/null || echo "$BASE_SERIES") (Debian linux-source-$BASE_SERIES)"
+	git -C "$new" tag base
+	mv "$new" "$tree"
 fi
 
-ids() { git patch-id --stable | cut -d' ' -f1; }
-want=$(cat /dev/null patches/[0-9]*.patch 2>/dev/null | ids)
-have=$(g log -p --reverse base..HEAD | ids)
+. "$(dirname "$0")/applied.sh"
+head=$(g rev-parse HEAD)
+sums=$(patch_sums patches)
 dirty=$(g status --porcelain --untracked-files=no)
-if [ "$want" = "$have" ]; then
+if [ "$head" = "$recorded_head" ] && [ "$sums" = "$recorded_sums" ]; then
 	if [ -n "$dirty" ]; then
 		echo "tree: build/linux matches patches/ but has uncommitted changes: using them"
 	else
@@ -44,18 +58,21 @@ if [ "$want" = "$have" ]; then
 	exit 0
 fi
 
-# patches/ changed.  Re-apply it, unless that would throw away work done in
-# build/linux: uncommitted changes, or commits made since the last apply
-# (recorded in $applied) that "make series" hasn't exported yet.
-applied=$tree/.git/patches-applied
+# patches/ changed, or build/linux has commits since.  Re-apply patches/
+# from base, unless that would throw away work done in build/linux:
+# uncommitted changes, or commits that "make series" hasn't exported.
 if [ -n "$dirty" ]; then
 	echo "tree: build/linux has uncommitted changes and differs from patches/:" >&2
 	echo "tree: commit them and run make series, or discard them" >&2
 	exit 1
 fi
-if [ "$(g rev-parse HEAD)" != "$(g rev-parse base)" ] &&
-   ! { [ -f "$applied" ] && [ "$have" = "$(cat "$applied")" ]; }; then
-	echo "tree: build/linux has commits that patches/ lacks: run make series," >&2
+if [ "$head" != "$recorded_head" ] && [ "$head" != "$(g rev-parse base)" ]; then
+	if [ "$sums" = "$recorded_sums" ]; then
+		echo "tree: build/linux has commits that patches/ lacks: run make series," >&2
+	else
+		echo "tree: build/linux has commits that patches/ lacks, and patches/ changed too:" >&2
+		echo "tree: merge them by hand; FORCE=1 make series keeps build/linux's," >&2
+	fi
 	echo "tree: or \"git -C $tree reset --hard base\" to drop them" >&2
 	exit 1
 fi
@@ -66,9 +83,12 @@ for p in patches/[0-9]*.patch; do
 	case "$p" in */0000-*) continue ;; esac
 	if ! g am -q --keep-cr "$PWD/$p" >/dev/null 2>&1; then
 		g am --abort >/dev/null 2>&1 || true
+		# What did apply came from patches/: back to base, so that the
+		# next run re-applies rather than take it for work.
+		g reset -q --hard base
 		echo "tree: $p does not apply on base" >&2
 		exit 1
 	fi
 done
-g log -p --reverse base..HEAD | ids > "$applied"
+write_record
 echo "tree: $(g rev-list --count base..HEAD) patch(es) applied on base"
