@@ -254,6 +254,7 @@ int main(int argc, char *argv[])
 		{ }
 	};
 	struct mode_run mr[NR_MODES] = { };
+	const char *pin = NULL;
 	bool slow = false;
 	int opt, i, m, failures = 0;
 
@@ -288,7 +289,7 @@ int main(int argc, char *argv[])
 			else
 				usage(argv[0]);
 			break;
-		case 'c': parse_pin(optarg); break;
+		case 'c': pin = optarg; break;
 		case 's': o.seed = strtoull(optarg, NULL, 0); break;
 		case 't': o.timeout = atoi_positive("timeout", optarg); break;
 		case 'C': o.csv = true; break;
@@ -303,6 +304,8 @@ int main(int argc, char *argv[])
 		}
 	}
 	o.npages = o.mem / PAGE;
+	if (pin)
+		parse_pin(pin);
 	/* --check makes sure that concurrent faults on one page happen. */
 	if (o.check && !slow)
 		o.slow_ms = 200;
