@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * postcopy_demo's fault injection, which the source runs to break the
- * migration on purpose, and the --check assertions on the outcome.  Each
- * assertion kept here can fail on a run that completes; what a completed
- * run already implies (every page present, the guest's checks of every
- * page's checksum and of its own writes) is the "migration completed" one.
+ * migration on purpose, and the --check assertions on the outcome.  What
+ * a completed migration implies (every page present, the guest's check of
+ * every page's checksum and of its own writes) is one assertion, "migration
+ * completed"; each of the others can fail while the run itself succeeds.
  */
 #include <signal.h>
 #include <stdarg.h>
