@@ -24,6 +24,11 @@
  *                range maps all of it
  *     *_first    the first pass, faults included; *_later: the passes after
  *                it, over pages that KVM has mapped
+ *   userfault_bench enable [pages]
+ *     enable     the KVM_SET_USER_MEMORY_REGION2 that turns KVM_MEM_USERFAULT
+ *                on for a memslot of 1G whose first [pages] pages the guest
+ *                has just mapped: the cost of dropping its mappings, per
+ *                call (the mean of ENABLE_CALLS)
  *
  * Each result is printed as "RESULT <name> <value> <unit>".  What needs
  * KVM_CAP_USERFAULT is left out, with a note, on a kernel without it.
@@ -46,6 +51,8 @@
 #define BARE_EXITS	20000
 
 #define TOUCH_PASSES	5
+
+#define ENABLE_CALLS	5
 
 /* guest_skip: if not 0, skip the last page of every guest_skip pages. */
 static uint64_t guest_pages, guest_page_size, guest_skip;
@@ -271,6 +278,60 @@ static void bench_touch(uint64_t pages)
 	}
 }
 
+static void bench_enable(uint64_t pages)
+{
+	uint64_t slot_pages = SZ_1G / getpagesize();
+	size_t len = BITS_TO_LONGS(slot_pages) * sizeof(unsigned long);
+	struct kvm_userspace_memory_region2 *region;
+	double start, total = 0;
+	struct bench b;
+	int i, r;
+
+	if (!kvm_has_cap(KVM_CAP_USERFAULT)) {
+		printf("NOTE no KVM_CAP_USERFAULT: enable left out\n");
+		return;
+	}
+	TEST_ASSERT(pages <= slot_pages, "At most %lu pages", slot_pages);
+
+	b.pages = pages;
+	b.vm = vm_create_with_one_vcpu(&b.vcpu, guest_code);
+	vm_userspace_mem_region_add(b.vm, VM_MEM_SRC_ANONYMOUS, SLOT_GPA, SLOT,
+				    slot_pages, 0);
+	virt_map(b.vm, SLOT_GPA, SLOT_GPA, pages);
+	b.region = memslot2region(b.vm, SLOT);
+	region = &b.region->region;
+	memset(b.region->host_mem, 1, pages * getpagesize());
+
+	guest_pages = pages;
+	guest_page_size = getpagesize();
+	guest_skip = 0;
+	sync_global_to_guest(b.vm, guest_pages);
+	sync_global_to_guest(b.vm, guest_page_size);
+	sync_global_to_guest(b.vm, guest_skip);
+	b.bitmap = aligned_alloc(sizeof(unsigned long), len);
+	TEST_ASSERT(b.bitmap, "Out of memory");
+	memset(b.bitmap, 0, len);
+	run_to_sync(b.vcpu);
+
+	for (i = 0; i < ENABLE_CALLS; i++) {
+		/* Map the pages again: the last enable dropped them. */
+		run_to_sync(b.vcpu);
+
+		region->flags = KVM_MEM_USERFAULT;
+		region->userfault_bitmap = (uintptr_t)b.bitmap;
+		start = now_ns();
+		r = __vm_ioctl(b.vm, KVM_SET_USER_MEMORY_REGION2, region);
+		total += now_ns() - start;
+		TEST_ASSERT(!r, "Enabling KVM_MEM_USERFAULT failed, errno %d", errno);
+
+		region->flags = 0;
+		r = __vm_ioctl(b.vm, KVM_SET_USER_MEMORY_REGION2, region);
+		TEST_ASSERT(!r, "Disabling KVM_MEM_USERFAULT failed, errno %d", errno);
+	}
+	printf("RESULT enable_1g %.1f us\n", total / ENABLE_CALLS / 1000);
+	bench_destroy(&b);
+}
+
 int main(int argc, char *argv[])
 {
 	uint64_t pages = argc > 2 ? strtoull(argv[2], NULL, 0) : 4096;
@@ -282,7 +343,9 @@ int main(int argc, char *argv[])
 		bench_faults(pages);
 	else if (argc > 1 && !strcmp(argv[1], "touch"))
 		bench_touch(pages);
+	else if (argc > 1 && !strcmp(argv[1], "enable"))
+		bench_enable(pages);
 	else
-		TEST_FAIL("usage: %s exit|faults|touch [pages]", argv[0]);
+		TEST_FAIL("usage: %s exit|faults|touch|enable [pages]", argv[0]);
 	return 0;
 }
