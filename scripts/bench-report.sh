@@ -72,8 +72,8 @@ report() {
 			printf "  bare exit (ucall round trip)           %8s\n", num(bare)
 			printf "  stage-2 fault of a present page        %8s\n", num(flt)
 			printf "  userfault exit + release + re-entry    %8s (includes the fault that maps the page)\n", num(uf)
-			printf "  enabling the flag on a 1G memslot with 4096 pages mapped, us %8s (drops the memslot'"'"'s mappings)\n", \
-				num(m(a, "patched", "enable", "1g", 1))
+			printf "  enabling the flag on a 1G memslot with 4096 pages mapped, us %8s (disabling it, which drops nothing: %s)\n", \
+				num(m(a, "patched", "enable", "1g", 1)), num(m(a, "patched", "disable", "1g", 1))
 			printf "\n%s: ratios\n", a
 			printf "  1. KVM Userfault / userfaultfd MINOR, 1 vCPU:            %s (KVM Userfault + uffd MINOR: %s; target >= 1.5)\n", \
 				ratio(m(a, "patched", "paging", "kvm_userfault", 1), m(a, "patched", "paging", "uffd_minor", 1)), \
