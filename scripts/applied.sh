@@ -16,11 +16,14 @@ patch_sums() {
 		sha256sum "$p"
 	done)
 }
+# The round of the series as posted: "[PATCH v2 01/11]".  Bump it for each
+# new version sent, and list what changed in cover-letter.txt.
+SERIES_PREFIX="PATCH v2"
 # format_patch DIR: base..HEAD as patches in DIR, as series.sh exports them
 # (the cover letter numbers the patches and takes the base-commit line).
 format_patch() {
 	g format-patch -q --zero-commit --no-signature --base=base \
-		--cover-letter -o "$1" base..HEAD
+		--subject-prefix="$SERIES_PREFIX" --cover-letter -o "$1" base..HEAD
 }
 write_record() {
 	{ echo "HEAD $(g rev-parse HEAD)"; patch_sums patches; } > "$record"
