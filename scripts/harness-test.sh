@@ -8,6 +8,7 @@ set -u
 # A check.sh that failed to stop at a bad selection would run this again.
 [ -z "${HARNESS_TEST:-}" ] || { echo "harness-test: run from itself" >&2; exit 1; }
 d=tests/harness
+top=$PWD
 fails=0
 expect() { # expect RC description command...
 	want=$1 what=$2
@@ -72,16 +73,23 @@ expect_err 1 '"nosuch_test"' "check TESTS=<typo> fails" \
 expect_err 1 "no arch" "check with no arch fails" check " " "" ""
 expect_err 1 "arch/x86-64.conf" "check ARCH=<typo> fails" check x86-64 "" ""
 
-# guest/runtests on the host, in a fake guest root with stand-in tests: a
-# timeout, an out-of-memory kill and another SIGKILL are told apart, and the
-# kselftest settings timeout holds unless the list line or TIMEOUT overrides it.
+# guest/runtests on the host, in a fake guest root with stand-in tests and
+# the real kselftest runner (the install copies it from the kernel tree
+# unchanged): a list line's arguments reach the test and name its result,
+# a timeout, an out-of-memory kill and another SIGKILL are told apart, and
+# the kselftest settings timeout holds unless the list line or TIMEOUT
+# overrides it.
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+sel=build/linux/tools/testing/selftests
 r=$tmp/guest
-mkdir -p "$r/harness" "$r/kselftest/kvm" "$r/proc" "$r/tmp"
+mkdir -p "$r/harness" "$r/kselftest/kvm" "$r/proc" "$r/tmp" "$r/dev"
+cp -r $sel/run_kselftest.sh $sel/kselftest "$r/kselftest/" 2>/dev/null ||
+	{ echo "harness-test: no kselftest runner in $sel: run make tree" >&2; fails=$((fails + 1)); }
 echo "oom_kill 0" > "$r/proc/vmstat"
 echo "timeout=1" > "$r/kselftest/kvm/settings"
 printf '#!/bin/sh\nexit 0\n' > "$r/kselftest/kvm/pass"
+printf '#!/bin/sh\n[ "$*" = "-b 8M -v 2" ]\n' > "$r/kselftest/kvm/args"
 printf '#!/bin/sh\nexec sleep "$1"\n' > "$r/kselftest/kvm/sleeper"
 printf '#!/bin/sh\necho "oom_kill 1" > "%s"\nkill -KILL $$\n' "$r/proc/vmstat" > "$r/kselftest/kvm/oomer"
 printf '#!/bin/sh\nkill -KILL $$\n' > "$r/kselftest/kvm/killed"
@@ -93,19 +101,48 @@ oomer
 sleeper 2 | timeout=4
 killed
 pass | tdp,legacy: not in this mode
+args -b 8M -v 2
+args -b 8M -v 2 -k
 LIST
 runtests() { echo "$1" > "$r/harness/timeout"; HARNESS_ROOT=$r sh guest/runtests tdp | grep '^\(not \)\?ok'; }
 got=$(runtests "")
-want="ok 1 pass
-not ok 2 sleeper # TIMEOUT 1s
-not ok 3 oomer # OOM exit=137
-ok 4 sleeper
-not ok 5 killed # exit=137
-ok 6 pass # SKIP in mode tdp: not in this mode"
+want="ok 1 selftests: kvm: pass
+not ok 2 selftests: kvm: sleeper 5 # TIMEOUT 1 seconds
+not ok 3 selftests: kvm: oomer # OOM exit=137
+ok 4 selftests: kvm: sleeper 2
+not ok 5 selftests: kvm: killed # exit=137
+ok 6 selftests: kvm: pass # SKIP in mode tdp: not in this mode
+ok 7 selftests: kvm: args -b 8M -v 2
+not ok 8 selftests: kvm: args -b 8M -v 2 -k # exit=1"
 [ "$got" = "$want" ] || { printf 'harness-test: guest/runtests gave:\n%s\n' "$got" >&2; fails=$((fails + 1)); }
 printf 'sleeper 2 | timeout=4\n' > "$r/harness/tests"
-[ "$(runtests 1)" = "not ok 1 sleeper # TIMEOUT 1s" ] ||
+[ "$(runtests 1)" = "not ok 1 selftests: kvm: sleeper 2 # TIMEOUT 1 seconds" ] ||
 	{ echo "harness-test: guest/runtests: TIMEOUT= does not override the list" >&2; fails=$((fails + 1)); }
+grep -q '^harness: test 1: sleeper 2 (timeout 1s)$' "$r/dev/kmsg" ||
+	{ echo "harness-test: guest/runtests: no kernel log marker" >&2; fails=$((fails + 1)); }
+
+# guest/timeout, the VM's /usr/bin/timeout, called as kselftest/runner.sh
+# calls it, on the busybox of the VM: exit 124 on a timeout only, and the
+# test's own exit status otherwise.
+bb=build/deb/$(dpkg --print-architecture)/bin/busybox
+if [ -x "$bb" ]; then
+	mkdir -p "$tmp/bb"
+	ln -s "$PWD/$bb" "$tmp/bb/busybox"
+	tmo() { # tmo SECS TEST ARGS...
+		secs=$1
+		shift
+		(cd "$r/kselftest/kvm" && PATH=$tmp/bb:$PATH sh "$top/guest/timeout" \
+			--foreground "$secs" "$top/guest/timeout" "$secs" "$@")
+	}
+	expect 124 "guest/timeout: a timeout exits 124" tmo 1 ./sleeper 3
+	expect 0 "guest/timeout: a test that ends in time exits 0" tmo 2 ./pass
+	expect 1 "guest/timeout: a failing test exits with its status" tmo 2 ./args -k
+	expect 137 "guest/timeout: a test killed in time is no timeout" tmo 2 ./killed
+	expect 0 "guest/timeout: 0 is no timeout" tmo 0 ./sleeper 1
+else
+	echo "harness-test: no $bb to test guest/timeout with: run make deps" >&2
+	fails=$((fails + 1))
+fi
 
 unset FORCE FAIL	# read by series.sh and by the fake kernel Makefile
 # The scenarios below work in fake checkouts: DIR/build/linux a small git
@@ -127,7 +164,6 @@ fake_commit() { # fake_commit DIR FILE TEXT: a commit that writes TEXT to FILE
 	printf '%s\n' "$3" > "$1/build/linux/$2"
 	git -C "$1/build/linux" add -A && git -C "$1/build/linux" commit -q -m "Change $2"
 }
-top=$PWD
 
 # doccheck: a new docutils message fails, and so does a missing docutils.
 fake_tree "$tmp/doc"
