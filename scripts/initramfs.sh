@@ -9,8 +9,8 @@
 set -eu
 
 : "${ARCH:?}" "${FLAVOUR:=debug}" "${RUN:=check}" "${LIST:?}" "${TIMEOUT:=}"
-. "arch/$ARCH.conf"
-out=build/$ARCH-$FLAVOUR
+. "$(dirname "$0")/lib.sh"
+use_arch "$ARCH"
 root=$out/initramfs-$RUN
 rm -rf "$root"
 mkdir -p "$root/bin" "$root/usr/bin" "$root/dev" "$root/proc" "$root/sys" "$root/tmp" \
