@@ -38,3 +38,33 @@ list_lines() {
 		/^#/ || !NF { next }
 		n < 2 || ($1 in want)' "$1"
 }
+
+# base_deb: print the path of the kernel base's .deb in build/deb (make
+# deps downloads it): the pinned one of base.conf, whose sha256 must be
+# base.conf's; else, if make deps had to fall back to another version,
+# the newest there, with a warning on stderr.  Needs base.conf read.
+base_deb() {
+	pinned=build/deb/linux-source-${BASE_SERIES}_${BASE_DEBVER}_all.deb
+	if [ -f "$pinned" ]; then
+		sum=$(sha256sum < "$pinned" | cut -d' ' -f1)
+		if [ "$sum" != "$BASE_SHA256" ]; then
+			echo "${0##*/}: $pinned has sha256 $sum, base.conf says $BASE_SHA256:" >&2
+			echo "${0##*/}: not the pinned base; remove it and run make deps" >&2
+			return 1
+		fi
+		echo "$pinned"
+		return 0
+	fi
+	other=$(ls build/deb/linux-source-"$BASE_SERIES"_*_all.deb 2>/dev/null | sort -V | tail -n 1)
+	if [ -z "$other" ]; then
+		echo "${0##*/}: no linux-source-$BASE_SERIES .deb in build/deb: run make deps" >&2
+		return 1
+	fi
+	{
+		echo "WARNING: the pinned base linux-source-$BASE_SERIES $BASE_DEBVER is not in build/deb;"
+		echo "WARNING: using $other (sha256 $(sha256sum < "$other" | cut -d' ' -f1)):"
+		echo "WARNING: patches may not apply, and results are not comparable."
+		echo "WARNING: a copy of $pinned put there by hand restores the pin."
+	} >&2
+	echo "$other"
+}
