@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # Sourced by scripts/*.sh, from the checkout's top: what several of them
 # need the same way.
 
@@ -9,6 +10,7 @@ use_arch() {
 	ARCH=$1
 	# shellcheck source=arch/x86_64.conf
 	. "arch/$1.conf"
+	# shellcheck disable=SC2034 # out is for the caller
 	out=build/$ARCH-${FLAVOUR:-debug}
 }
 
