@@ -9,10 +9,13 @@
 # build/bench/summary.csv, prints the table and the four ratios, and
 # regenerates BENCHMARKS.md and bench/pages-per-sec.png.
 set -eu
+. "$(dirname "$0")/lib.sh"
 
 : "${ARCHES:=x86_64 arm64}" "${ROUNDS:=5}" "${BENCH_SIZE:=}" \
 	"${BASE_ARCHES:=x86_64}"
-export ROUNDS
+# The bench flavour throughout, but for the base kernel (FLAVOUR=base below).
+FLAVOUR=bench
+export ROUNDS FLAVOUR
 sizes=
 res=build/bench
 mkdir -p "$res"
@@ -26,16 +29,16 @@ fi
 
 : > "$res/results.csv.new"
 for ARCH in $ARCHES; do
+	use_arch "$ARCH"
 	export ARCH
-	. "arch/$ARCH.conf"
 	set -- $MODES
 	mode=$1
 	size=${BENCH_SIZE:-$BENCH_SIZE_DEFAULT}
 	sizes="$sizes${sizes:+, }$ARCH $size"
-	FLAVOUR=bench sh scripts/build.sh
+	sh scripts/build.sh
 	# userfault_bench is built like a KVM selftest, against the selftests
 	# library objects and UAPI headers of the patched bench build.
-	FLAVOUR=bench sh scripts/build-tool.sh bench/userfault_bench.c
+	sh scripts/build-tool.sh bench/userfault_bench.c
 	kernels=patched
 	case " $BASE_ARCHES " in
 	*" $ARCH "*)
@@ -44,17 +47,17 @@ for ARCH in $ARCHES; do
 		;;
 	esac
 
-	list=build/$ARCH-bench/bench.list
+	list=$out/bench.list
 	printf 'demand_paging_test\nuserfault_bench\n' > "$list"
-	cpio=$(FLAVOUR=bench LIST=$list RUN=bench BENCH_SIZE=$size sh scripts/initramfs.sh)
+	cpio=$(LIST=$list RUN=bench BENCH_SIZE=$size sh scripts/initramfs.sh)
 	for kernel in $kernels; do
-		kimage=build/$ARCH-bench/kernel/$KIMAGE
+		kimage=$out/kernel/$KIMAGE
 		[ $kernel = patched ] || kimage=build/base/$ARCH-bench/kernel/$KIMAGE
 		echo "bench: $ARCH $mode, $kernel kernel"
-		FLAVOUR=bench MODE=$mode RUN=bench TAG=bench-$kernel \
+		MODE=$mode RUN=bench TAG=bench-$kernel \
 			KERNEL=$kimage APPEND=harness.kernel=$kernel CPIO=$cpio \
 			VM_TIMEOUT=1500 sh scripts/boot.sh
-		log=build/$ARCH-bench/logs/bench-$kernel-$mode
+		log=$out/logs/bench-$kernel-$mode
 		sh scripts/scan-console.sh "$log.console"
 		grep -q '^# done' "$log.out" || { echo "bench: $log.out is incomplete" >&2; exit 1; }
 		grep '^# .* failed:' "$log.out" >&2 && exit 1
@@ -70,7 +73,9 @@ rm -f "$res/results.csv.new"
 # Machine and software, for BENCHMARKS.md.
 {
 	echo "- Host: $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)), $(free -g | awk '/^Mem:/ { print $2 }') GiB"
-	echo "- QEMU: $(qemu-system-x86_64 --version | head -n 1), TCG, 4 vCPUs, 4 GiB (scripts/boot.sh)"
+	for a in $ARCHES; do
+		(use_arch "$a"; echo "- QEMU ($a): $($QEMU --version | head -n 1), TCG, $QEMU_SMP vCPUs, $QEMU_MEM (arch/$a.conf)")
+	done
 	echo "- Kernels: Debian linux-source $(sed -n 's/^BASE_DEBVER=//p' base.conf), non-debug (configs/common + configs/\$ARCH), patched and unpatched"
 	echo "- $ROUNDS rounds, the modes interleaved within each round; guest memory per vCPU: $sizes"
 } > "$res/machine.md"

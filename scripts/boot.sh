@@ -8,8 +8,8 @@
 set -eu
 
 : "${ARCH:?}" "${FLAVOUR:=debug}" "${MODE:?}" "${RUN:=check}" "${CPIO:?}" "${VM_TIMEOUT:=1800}"
-. "arch/$ARCH.conf"
-out=build/$ARCH-$FLAVOUR
+. "$(dirname "$0")/lib.sh"
+use_arch "$ARCH"
 logs=$out/logs
 mkdir -p "$logs"
 eval "mode_args=\${MODE_$MODE?unknown mode $MODE for $ARCH}"
@@ -17,7 +17,7 @@ eval "mode_args=\${MODE_$MODE?unknown mode $MODE for $ARCH}"
 
 # panic=-1 with -no-reboot: a panic or the guest's final reboot ends QEMU.
 append="console=$CONSOLE panic=-1 harness.run=$RUN harness.mode=$MODE $mode_args ${APPEND:-}"
-set -- $QEMU $QEMU_ARGS -accel tcg -smp 4 -m 4G -no-reboot \
+set -- $QEMU $QEMU_ARGS -accel tcg -smp "$QEMU_SMP" -m "$QEMU_MEM" -no-reboot \
 	-kernel "$KERNEL" -initrd "$CPIO" -append "$append" \
 	-device virtio-serial-pci \
 	-chardev file,id=hvc,path="$logs/$TAG-$MODE.out" \

@@ -1,16 +1,18 @@
 #!/bin/sh
 # Build one architecture out of tree under build/$ARCH-$FLAVOUR/: the kernel
-# from configs/ fragments, its UAPI headers, and the KVM selftests (static,
-# installed the kselftest way).  Incremental; uses ccache when present.
+# from configs/ fragments (CONFIGS of arch/$ARCH.conf), its UAPI headers,
+# and the KVM selftests (static, installed the kselftest way).  Incremental;
+# uses ccache when present.
 #   ARCH=x86_64|arm64  FLAVOUR=debug (make check, make run: + configs/debug
 #   and configs/demo) | bench (no debug options, no networking)
 #   | base (bench options, unpatched tree: build/base/linux, made by make bench)
 set -eu
 
 : "${ARCH:?ARCH=x86_64|arm64}" "${FLAVOUR:=debug}"
-. "arch/$ARCH.conf"
+. "$(dirname "$0")/lib.sh"
+use_arch "$ARCH"
 src=$PWD/build/linux
-out=$PWD/build/$ARCH-$FLAVOUR
+out=$PWD/$out
 if [ "$FLAVOUR" = base ]; then
 	# Laid out like build/: the same relative paths let ccache (below)
 	# reuse the patched bench build for every file the series leaves alone.
@@ -18,29 +20,22 @@ if [ "$FLAVOUR" = base ]; then
 	out=$PWD/build/base/$ARCH-bench
 fi
 kout=$out/kernel
-jobs=$(nproc)
 
 [ -f "$src/Makefile" ] || { echo "build: no kernel tree: run make tree" >&2; exit 1; }
 
-frags="configs/common configs/$ARCH"
+frags=$CONFIGS
 [ "$FLAVOUR" = debug ] && frags="$frags configs/debug configs/demo"
 
-cc=${CROSS_COMPILE}gcc
-command -v ccache >/dev/null && cc="ccache $cc"
 # ccache hashes paths relative to this: see the base layout above.
 [ "$FLAVOUR" = debug ] || export CCACHE_BASEDIR="$PWD/build"
-kmake() {
-	make -s -C "$src" O="$kout" ARCH="$KARCH" CROSS_COMPILE="$CROSS_COMPILE" \
-		CC="$cc" -j"$jobs" "$@"
-}
 
 # Reconfigure only when the fragments change, so that rebuilds stay incremental.
 mkdir -p "$kout"
 if ! cat $frags | cmp -s - "$kout/.fragments"; then
 	echo "build: configuring $ARCH-$FLAVOUR from $frags"
-	kmake tinyconfig >/dev/null
+	kmake "$src" "$kout" tinyconfig >/dev/null
 	"$src/scripts/kconfig/merge_config.sh" -m -O "$kout" "$kout/.config" $frags >/dev/null
-	kmake olddefconfig >/dev/null
+	kmake "$src" "$kout" olddefconfig >/dev/null
 	# merge_config only warns when Kconfig drops a request; a dropped
 	# option here means a test runs on a kernel it was not meant for.
 	bad=$(cat $frags | sed -n 's/^\(CONFIG_[A-Z0-9_]*\)=\(.*\)/\1=\2/p;s/^# \(CONFIG_[A-Z0-9_]*\) is not set/\1=n/p' |
@@ -54,19 +49,18 @@ if ! cat $frags | cmp -s - "$kout/.fragments"; then
 fi
 
 echo "build: kernel $ARCH-$FLAVOUR"
-kmake
+kmake "$src" "$kout"
 # The base kernel only boots what the patched build's selftests run.
 if [ "$FLAVOUR" = base ]; then
 	echo "build: done $out"
 	exit 0
 fi
 echo "build: headers $ARCH-$FLAVOUR"
-kmake headers >/dev/null
+kmake "$src" "$kout" headers >/dev/null
 
 # The selftests take O= from the kernel build: objects and headers stay there.
 echo "build: KVM selftests $ARCH-$FLAVOUR"
-make -s -C "$src/tools/testing/selftests" O="$kout" ARCH="$KARCH" \
-	CROSS_COMPILE="$CROSS_COMPILE" CC="$cc" LDFLAGS=-static -j"$jobs" \
+selftests_make "$src/tools/testing/selftests" "$kout" \
 	TARGETS=kvm KSFT_INSTALL_PATH="$out/kselftest" install >/dev/null
 # The post-copy demo (make run) and its checks (tests/*.list), built like a
 # selftest beside them so that the initramfs finds it by name.

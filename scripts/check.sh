@@ -10,6 +10,7 @@ set -u
 : "${ARCHES:=x86_64 arm64}" "${FLAVOUR:=debug}" "${TESTS:=}" "${MODES:=}" \
 	"${NOBUILD:=}" "${TIMEOUT:=}"
 export FLAVOUR TIMEOUT
+. "$(dirname "$0")/lib.sh"
 
 # Every arch, mode and test named must exist: a typo would otherwise
 # select nothing, run nothing and pass.  A mode or test needs to exist on
@@ -19,7 +20,7 @@ want_modes=$MODES
 all_modes=
 for a in $ARCHES; do
 	[ -f "arch/$a.conf" ] || { echo "check: no arch/$a.conf for ARCH=$a" >&2; exit 1; }
-	all_modes="$all_modes $(. "arch/$a.conf"; echo "$MODES")"
+	all_modes="$all_modes $(use_arch "$a"; echo "$MODES")"
 done
 [ -n "$all_modes" ] || { echo "check: no arch selected" >&2; exit 1; }
 for m in $want_modes; do
@@ -32,7 +33,7 @@ done
 for t in $TESTS; do
 	found=
 	for a in $ARCHES; do
-		awk -v t="$t" '!/^#/ && $1 == t { f = 1 } END { exit !f }' "tests/kvm-$a.list" && found=1
+		[ -z "$(list_lines "tests/kvm-$a.list" "$t")" ] || found=1
 	done
 	[ -n "$found" ] || { echo "check: test \"$t\" is in none of the lists of $ARCHES" >&2; exit 1; }
 done
@@ -43,9 +44,8 @@ sh scripts/doccheck.sh || exit 1
 P=0 F=0 S=0
 summary=
 for ARCH in $ARCHES; do
+	use_arch "$ARCH"
 	export ARCH
-	. "arch/$ARCH.conf"
-	out=build/$ARCH-$FLAVOUR
 	modes=$MODES
 	if [ -n "$want_modes" ]; then
 		modes=$(for m in $want_modes; do case " $MODES " in *" $m "*) echo "$m" ;; esac; done)
@@ -54,13 +54,7 @@ for ARCH in $ARCHES; do
 	# The selected lines of the list, comments dropped.
 	list=$out/tests.list
 	mkdir -p "$out"
-	grep -v -e '^#' -e '^[[:space:]]*$' "tests/kvm-$ARCH.list" |
-		while IFS= read -r line; do
-			[ -z "$TESTS" ] && { echo "$line"; continue; }
-			for t in $TESTS; do
-				[ "${line%% *}" = "$t" ] && echo "$line" && break
-			done
-		done > "$list"
+	list_lines "tests/kvm-$ARCH.list" $TESTS > "$list"
 	if [ -z "$modes" ] || [ ! -s "$list" ]; then
 		echo "check: $ARCH: none of the modes or tests asked for, skipped"
 		continue

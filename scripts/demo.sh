@@ -5,11 +5,10 @@
 #   NOBUILD=1: boot what is already built (scripts/build.sh builds the demo).
 set -eu
 : "${ARCH:=x86_64}" "${FLAVOUR:=debug}"
-# shellcheck source=arch/x86_64.conf
-. "arch/$ARCH.conf"
+. "$(dirname "$0")/lib.sh"
+use_arch "$ARCH"
 export ARCH FLAVOUR
 [ -n "${NOBUILD:-}" ] || sh scripts/build.sh
-out=build/$ARCH-$FLAVOUR
 list=$out/demo.list
 echo postcopy_demo > "$list"
 cpio=$(LIST=$list RUN=demo sh scripts/initramfs.sh)

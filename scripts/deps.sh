@@ -4,6 +4,7 @@
 set -eu
 
 . "$(dirname "$0")/../base.conf"
+. "$(dirname "$0")/lib.sh"
 
 SUDO=
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
@@ -17,17 +18,8 @@ if ! dpkg --print-foreign-architectures | grep -qx arm64; then
 fi
 $SUDO apt-get update -qq
 
-# Pin the kernel base; if the archive dropped it, take the newest 6.12 so
-# that a set-up still works, but say loudly that the base moved.
-src="linux-source-$BASE_SERIES=$BASE_DEBVER"
-if ! apt-cache madison "linux-source-$BASE_SERIES" | grep -q " $BASE_DEBVER "; then
-	echo "WARNING: linux-source-$BASE_SERIES $BASE_DEBVER is gone from the archive;" >&2
-	echo "WARNING: using the newest $BASE_SERIES instead: patches may not apply." >&2
-	src="linux-source-$BASE_SERIES"
-fi
-
 $SUDO apt-get install -y -qq --no-install-recommends \
-	"$src" xz-utils \
+	xz-utils \
 	make gcc libc6-dev bc bison flex libelf-dev libssl-dev cpio rsync \
 	ccache sparse git perl python3 python3-docutils \
 	gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
@@ -42,6 +34,22 @@ for a in amd64 arm64; do
 	(cd "$deb" && apt-get download -qq "busybox-static:$a")
 	dpkg-deb -x "$deb"/busybox-static_*_"$a".deb "$deb/$a"
 done
+# The kernel base, pinned: its .deb is downloaded, never installed (apt
+# would refuse the pinned version on a machine with a newer one), checked
+# against base.conf's sha256 and unpacked by make tree.  If the archive
+# dropped it, take the newest $BASE_SERIES so that a set-up still works,
+# but say loudly that the base moved (base_deb says it again at each use).
+if [ ! -f "$deb/linux-source-${BASE_SERIES}_${BASE_DEBVER}_all.deb" ]; then
+	if apt-cache madison "linux-source-$BASE_SERIES" | grep -q " $BASE_DEBVER "; then
+		(cd "$deb" && apt-get download -qq "linux-source-$BASE_SERIES=$BASE_DEBVER")
+	elif ! ls "$deb"/linux-source-"$BASE_SERIES"_*_all.deb >/dev/null 2>&1; then
+		echo "WARNING: linux-source-$BASE_SERIES $BASE_DEBVER is gone from the archive;" >&2
+		echo "WARNING: downloading the newest $BASE_SERIES instead." >&2
+		(cd "$deb" && apt-get download -qq "linux-source-$BASE_SERIES")
+	fi
+fi
+base=$(base_deb)
+echo "deps: kernel base $base, sha256 $(sha256sum < "$base" | cut -d' ' -f1)"
 # Run as root (sudo make deps), what was made here would be root's: a later
 # run as the user could not write build/.  Give it to the checkout's owner.
 if [ "$(id -u)" -eq 0 ]; then

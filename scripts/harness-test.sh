@@ -8,6 +8,7 @@ set -u
 # A check.sh that failed to stop at a bad selection would run this again.
 [ -z "${HARNESS_TEST:-}" ] || { echo "harness-test: run from itself" >&2; exit 1; }
 d=tests/harness
+top=$PWD
 fails=0
 expect() { # expect RC description command...
 	want=$1 what=$2
@@ -72,16 +73,23 @@ expect_err 1 '"nosuch_test"' "check TESTS=<typo> fails" \
 expect_err 1 "no arch" "check with no arch fails" check " " "" ""
 expect_err 1 "arch/x86-64.conf" "check ARCH=<typo> fails" check x86-64 "" ""
 
-# guest/runtests on the host, in a fake guest root with stand-in tests: a
-# timeout, an out-of-memory kill and another SIGKILL are told apart, and the
-# kselftest settings timeout holds unless the list line or TIMEOUT overrides it.
+# guest/runtests on the host, in a fake guest root with stand-in tests and
+# the real kselftest runner (the install copies it from the kernel tree
+# unchanged): a list line's arguments reach the test and name its result,
+# a timeout, an out-of-memory kill and another SIGKILL are told apart, and
+# the kselftest settings timeout holds unless the list line or TIMEOUT
+# overrides it.
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+sel=build/linux/tools/testing/selftests
 r=$tmp/guest
-mkdir -p "$r/harness" "$r/kselftest/kvm" "$r/proc" "$r/tmp"
+mkdir -p "$r/harness" "$r/kselftest/kvm" "$r/proc" "$r/tmp" "$r/dev"
+cp -r $sel/run_kselftest.sh $sel/kselftest "$r/kselftest/" 2>/dev/null ||
+	{ echo "harness-test: no kselftest runner in $sel: run make tree" >&2; fails=$((fails + 1)); }
 echo "oom_kill 0" > "$r/proc/vmstat"
 echo "timeout=1" > "$r/kselftest/kvm/settings"
 printf '#!/bin/sh\nexit 0\n' > "$r/kselftest/kvm/pass"
+printf '#!/bin/sh\n[ "$*" = "-b 8M -v 2" ]\n' > "$r/kselftest/kvm/args"
 printf '#!/bin/sh\nexec sleep "$1"\n' > "$r/kselftest/kvm/sleeper"
 printf '#!/bin/sh\necho "oom_kill 1" > "%s"\nkill -KILL $$\n' "$r/proc/vmstat" > "$r/kselftest/kvm/oomer"
 printf '#!/bin/sh\nkill -KILL $$\n' > "$r/kselftest/kvm/killed"
@@ -93,19 +101,48 @@ oomer
 sleeper 2 | timeout=4
 killed
 pass | tdp,legacy: not in this mode
+args -b 8M -v 2
+args -b 8M -v 2 -k
 LIST
 runtests() { echo "$1" > "$r/harness/timeout"; HARNESS_ROOT=$r sh guest/runtests tdp | grep '^\(not \)\?ok'; }
 got=$(runtests "")
-want="ok 1 pass
-not ok 2 sleeper # TIMEOUT 1s
-not ok 3 oomer # OOM exit=137
-ok 4 sleeper
-not ok 5 killed # exit=137
-ok 6 pass # SKIP in mode tdp: not in this mode"
+want="ok 1 selftests: kvm: pass
+not ok 2 selftests: kvm: sleeper 5 # TIMEOUT 1 seconds
+not ok 3 selftests: kvm: oomer # OOM exit=137
+ok 4 selftests: kvm: sleeper 2
+not ok 5 selftests: kvm: killed # exit=137
+ok 6 selftests: kvm: pass # SKIP in mode tdp: not in this mode
+ok 7 selftests: kvm: args -b 8M -v 2
+not ok 8 selftests: kvm: args -b 8M -v 2 -k # exit=1"
 [ "$got" = "$want" ] || { printf 'harness-test: guest/runtests gave:\n%s\n' "$got" >&2; fails=$((fails + 1)); }
 printf 'sleeper 2 | timeout=4\n' > "$r/harness/tests"
-[ "$(runtests 1)" = "not ok 1 sleeper # TIMEOUT 1s" ] ||
+[ "$(runtests 1)" = "not ok 1 selftests: kvm: sleeper 2 # TIMEOUT 1 seconds" ] ||
 	{ echo "harness-test: guest/runtests: TIMEOUT= does not override the list" >&2; fails=$((fails + 1)); }
+grep -q '^harness: test 1: sleeper 2 (timeout 1s)$' "$r/dev/kmsg" ||
+	{ echo "harness-test: guest/runtests: no kernel log marker" >&2; fails=$((fails + 1)); }
+
+# guest/timeout, the VM's /usr/bin/timeout, called as kselftest/runner.sh
+# calls it, on the busybox of the VM: exit 124 on a timeout only, and the
+# test's own exit status otherwise.
+bb=build/deb/$(dpkg --print-architecture)/bin/busybox
+if [ -x "$bb" ]; then
+	mkdir -p "$tmp/bb"
+	ln -s "$PWD/$bb" "$tmp/bb/busybox"
+	tmo() { # tmo SECS TEST ARGS...
+		secs=$1
+		shift
+		(cd "$r/kselftest/kvm" && PATH=$tmp/bb:$PATH sh "$top/guest/timeout" \
+			--foreground "$secs" "$top/guest/timeout" "$secs" "$@")
+	}
+	expect 124 "guest/timeout: a timeout exits 124" tmo 1 ./sleeper 3
+	expect 0 "guest/timeout: a test that ends in time exits 0" tmo 2 ./pass
+	expect 1 "guest/timeout: a failing test exits with its status" tmo 2 ./args -k
+	expect 137 "guest/timeout: a test killed in time is no timeout" tmo 2 ./killed
+	expect 0 "guest/timeout: 0 is no timeout" tmo 0 ./sleeper 1
+else
+	echo "harness-test: no $bb to test guest/timeout with: run make deps" >&2
+	fails=$((fails + 1))
+fi
 
 unset FORCE FAIL	# read by series.sh and by the fake kernel Makefile
 # The scenarios below work in fake checkouts: DIR/build/linux a small git
@@ -127,7 +164,6 @@ fake_commit() { # fake_commit DIR FILE TEXT: a commit that writes TEXT to FILE
 	printf '%s\n' "$3" > "$1/build/linux/$2"
 	git -C "$1/build/linux" add -A && git -C "$1/build/linux" commit -q -m "Change $2"
 }
-top=$PWD
 
 # doccheck: a new docutils message fails, and so does a missing docutils.
 fake_tree "$tmp/doc"
@@ -182,7 +218,7 @@ cd "$top"
 t=$tmp/tree
 fake_tree "$t"
 mkdir -p "$t/scripts"
-cp scripts/tree.sh scripts/series.sh scripts/applied.sh "$t/scripts/"
+cp scripts/tree.sh scripts/series.sh scripts/applied.sh scripts/lib.sh "$t/scripts/"
 printf 'BASE_SERIES=selftest-none\n' > "$t/base.conf"
 printf 'Subject\n\nBody.\n' > "$t/cover-letter.txt"
 fake_commit "$t" a.c "int a;"
@@ -221,20 +257,60 @@ git -C build/linux diff --quiet &&
 	{ echo "harness-test: tree threw away uncommitted changes" >&2; fails=$((fails + 1)); }
 cd "$top"
 
+# make tree from nothing, in a fake checkout with fake linux-source .debs:
+# it unpacks the pinned .deb only if its sha256 is base.conf's, says which
+# base it used, and warns when it has to use another version.
+u=$tmp/unpack
+mkdir -p "$u/scripts" "$u/build/deb" "$u/src/linux-9.9" "$u/patches"
+cp scripts/tree.sh scripts/applied.sh scripts/lib.sh "$u/scripts/"
+printf 'all:\n' > "$u/src/linux-9.9/Makefile"
+fake_deb() { # fake_deb VERSION: build/deb/linux-source-9.9_VERSION_all.deb
+	p=$u/pkg-$1
+	mkdir -p "$p/DEBIAN" "$p/usr/src"
+	printf 'Package: linux-source-9.9\nVersion: %s\nArchitecture: all\nMaintainer: t <t@localhost>\nDescription: t\n' \
+		"$1" > "$p/DEBIAN/control"
+	tar -cJf "$p/usr/src/linux-source-9.9.tar.xz" -C "$u/src" linux-9.9
+	dpkg-deb --root-owner-group -b "$p" "$u/build/deb/linux-source-9.9_$1_all.deb" >/dev/null
+}
+fake_deb 9.9.1-1
+sum=$(sha256sum < "$u/build/deb/linux-source-9.9_9.9.1-1_all.deb" | cut -d' ' -f1)
+cd "$u"
+printf 'BASE_SERIES=9.9\nBASE_DEBVER=9.9.1-1\nBASE_SHA256=%s\n' 0000 > base.conf
+expect_err 1 "sha256" "tree refuses a .deb whose checksum is not base.conf's" sh scripts/tree.sh
+[ ! -e build/linux ] || { echo "harness-test: tree unpacked a .deb of the wrong checksum" >&2; fails=$((fails + 1)); }
+printf 'BASE_SERIES=9.9\nBASE_DEBVER=9.9.1-1\nBASE_SHA256=%s\n' "$sum" > base.conf
+sh scripts/tree.sh 2>&1 | grep -qx "tree: base: linux-source-9.9 9.9.1-1, .deb sha256 $sum" ||
+	{ echo "harness-test: tree does not say which base it unpacked" >&2; fails=$((fails + 1)); }
+[ "$(git -C build/linux log -1 --format=%s base 2>/dev/null)" = "Linux 9.9.1-1 (Debian linux-source-9.9)" ] ||
+	{ echo "harness-test: tree: base commit not made from the .deb" >&2; fails=$((fails + 1)); }
+rm -rf build/linux build/deb/*
+fake_deb 9.9.2-1
+expect_err 0 "WARNING: the pinned base" "tree warns when it falls back to another base" sh scripts/tree.sh
+cd "$top"
+
 # make deps, with apt and dpkg stubbed: what it makes under build/ belongs
 # to the checkout's owner, also when it runs as root (sudo make deps).
 c=$tmp/deps
 mkdir -p "$c/scripts" "$c/bin"
-cp scripts/deps.sh "$c/scripts/"
-cp base.conf "$c/"
+cp scripts/deps.sh scripts/lib.sh "$c/scripts/"
+# The pinned .deb the stub downloads holds "pinned" (STUB_DEB otherwise).
+sed "s/^BASE_SHA256=.*/BASE_SHA256=$(echo pinned | sha256sum | cut -d' ' -f1)/" base.conf > "$c/base.conf"
 for s in apt-get apt-cache dpkg dpkg-deb sudo; do
 	cat > "$c/bin/$s" <<'STUB'
 #!/bin/sh
 case "$(basename "$0") $1" in
 "sudo "*) exec "$@" ;;
 "dpkg --print-foreign-architectures") echo arm64 ;;
-"apt-cache madison") echo " linux-source-6.12 | 6.12.117-1~deb12u1 | stub" ;;
-"apt-get download") a=${3#*:}; : > "busybox-static_1_$a.deb" ;;
+"apt-cache madison") [ -n "${STUB_GONE:-}" ] || echo " linux-source-6.12 | 6.12.117-1~deb12u1 | stub" ;;
+"apt-get download")
+	case $3 in
+	busybox*) a=${3#*:}; : > "busybox-static_1_$a.deb" ;;
+	*=*) echo "${STUB_DEB:-pinned}" > "linux-source-6.12_${3#*=}_all.deb" ;;
+	*) echo newest > linux-source-6.12_6.12.999-1_all.deb ;;
+	esac
+	;;
+# apt will not downgrade a package to a pinned version.
+"apt-get install") case "$*" in *linux-source*=*) exit 100 ;; esac ;;
 "dpkg-deb -x") mkdir -p "$3/bin" && : > "$3/bin/busybox" && chmod +x "$3/bin/busybox" ;;
 esac
 exit 0
@@ -245,10 +321,18 @@ done
 [ "$(id -u)" -ne 0 ] || chown -R 65534:65534 "$c"
 (cd "$c" && PATH=$c/bin:$PATH sh scripts/deps.sh) >/dev/null 2>&1 ||
 	{ echo "harness-test: deps.sh failed with stubs" >&2; fails=$((fails + 1)); }
-for f in build build/deb build/deb/arm64/bin/busybox; do
+for f in build build/deb build/deb/arm64/bin/busybox build/deb/linux-source-6.12_6.12.117-1~deb12u1_all.deb; do
 	[ "$(stat -c %u "$c/$f" 2>/dev/null)" = "$(stat -c %u "$c")" ] ||
 		{ echo "harness-test: deps: $f is not the checkout owner's" >&2; fails=$((fails + 1)); }
 done
+# The base .deb: a checksum that is not base.conf's fails; a pinned
+# version gone from the archive gives the newest, loudly.
+deps() { (cd "$c" && env PATH="$c/bin:$PATH" "$@" sh scripts/deps.sh); }
+rm -f "$c"/build/deb/linux-source-*
+expect_err 1 sha256 "deps refuses a base .deb whose checksum is not base.conf's" deps STUB_DEB=evil
+rm -f "$c"/build/deb/linux-source-*
+expect_err 0 "WARNING: linux-source-6.12 6.12.117-1~deb12u1 is gone" \
+	"deps warns when the pinned base is gone" deps STUB_GONE=1
 
 # make help names every target and every variable the Makefile passes on.
 help=$(make -s help 2>/dev/null)

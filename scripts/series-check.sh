@@ -38,21 +38,18 @@ done
 branch=$(g symbolic-ref -q --short HEAD) || { echo "series-check: $tree HEAD is detached" >&2; exit 1; }
 trap 'g checkout -q "$branch"' EXIT INT TERM
 
-# kmake ARCH target...: build in the arch's debug tree, stderr to stdout.
-kmake() {
-	a=$1; shift
-	(. "arch/$a.conf"; cc=${CROSS_COMPILE}gcc
-	 command -v ccache >/dev/null && cc="ccache $cc"
-	 make -s -C "$tree" O="$PWD/build/$a-debug/kernel" ARCH="$KARCH" \
-		CROSS_COMPILE="$CROSS_COMPILE" CC="$cc" -j"$(nproc)" "$@" 2>&1)
+. "$(dirname "$0")/lib.sh"
+# archmake ARCH target...: build in the arch's debug tree, stderr to stdout.
+archmake() {
+	(FLAVOUR=debug; use_arch "$1"; shift; kmake "$tree" "$PWD/$out/kernel" "$@" 2>&1)
 }
-kvmdir() { (. "arch/$1.conf"; echo "arch/$KARCH/kvm/"); }
+kvmdir() { (use_arch "$1"; echo "arch/$KARCH/kvm/"); }
 
 built=yes
 for c in $(g rev-list --reverse base..HEAD); do
 	g checkout -q "$c"
 	for a in $ARCHES; do
-		if ! out=$(kmake "$a" "$(kvmdir "$a")"); then
+		if ! out=$(archmake "$a" "$(kvmdir "$a")"); then
 			echo "series-check: $(g log -1 --format=%s "$c"): $a build failed" >&2
 			echo "$out" | tail -20 >&2
 			rc=1 built=
@@ -69,7 +66,7 @@ pattern=$(echo "$files" | sed 's/[.]/[.]/g' | paste -sd'|')
 warnings() {
 	g checkout -q "$1"
 	log=build/$2-debug/warnings.log
-	if ! kmake "$2" W=1 C=2 "$(kvmdir "$2")" > "$log"; then
+	if ! archmake "$2" W=1 C=2 "$(kvmdir "$2")" > "$log"; then
 		echo "series-check: $2: the W=1/sparse build at $1 failed:" >&2
 		tail -20 "$log" >&2
 		return 1

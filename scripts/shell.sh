@@ -3,11 +3,12 @@
 # every selftest of the arch's list in /kselftest/kvm.  MODE picks the mode.
 set -eu
 : "${ARCH:?}" "${FLAVOUR:=debug}"
-. "arch/$ARCH.conf"
+. "$(dirname "$0")/lib.sh"
+use_arch "$ARCH"
 export FLAVOUR
 [ -n "${NOBUILD:-}" ] || sh scripts/build.sh
-list=build/$ARCH-$FLAVOUR/shell.list
-grep -v -e '^#' -e '^[[:space:]]*$' "tests/kvm-$ARCH.list" > "$list"
+list=$out/shell.list
+list_lines "tests/kvm-$ARCH.list" > "$list"
 cpio=$(LIST=$list RUN=shell sh scripts/initramfs.sh)
 set -- $MODES
 MODE=${MODE:-$1} RUN=shell CPIO=$cpio exec sh scripts/boot.sh

@@ -1,13 +1,14 @@
 #!/bin/sh
-# Make build/linux: the pinned Debian source as a git repository whose
-# "base" tag is the pristine tree, with patches/ applied on top by git am.
+# Make build/linux: the pinned Debian source (the .deb in build/deb, see
+# base_deb in scripts/lib.sh) as a git repository whose "base" tag is the
+# pristine tree, with patches/ applied on top by git am.
 # Re-running it re-applies patches/ from base when patches/ changed since
 # the last apply or export (scripts/applied.sh), unless that would lose work.
 set -eu
 
 . "$(dirname "$0")/../base.conf"
+. "$(dirname "$0")/lib.sh"
 tree=build/linux
-tarball=/usr/src/linux-source-$BASE_SERIES.tar.xz
 g() { git -C "$tree" "$@"; }
 
 # Fixed identity and dates make the base commit id the same on every machine,
@@ -25,14 +26,17 @@ if [ -e "$tree" ]; then
 		exit 1
 	fi
 else
-	[ -r "$tarball" ] || { echo "tree: $tarball missing: run the set-up command (make deps)" >&2; exit 1; }
-	echo "tree: unpacking $tarball"
+	deb=$(base_deb)
+	version=$(dpkg-deb -f "$deb" Version)
+	echo "tree: unpacking $deb"
 	# Unpacked aside and moved in whole: an interrupted unpack leaves no
 	# build/linux that a later run would have to judge.
 	new=$tree.new
 	rm -rf "$new"
 	mkdir -p "$new"
-	tar -xf "$tarball" -C "$new" --strip-components=1
+	dpkg-deb --fsys-tarfile "$deb" | tar -xOf - "./usr/src/linux-source-$BASE_SERIES.tar.xz" |
+		tar -xJf - -C "$new" --strip-components=1
+	[ -f "$new/Makefile" ] || { echo "tree: no kernel source in $deb" >&2; exit 1; }
 	git -C "$new" init -q
 	git -C "$new" config user.name "$GIT_AUTHOR_NAME"
 	git -C "$new" config user.email "$GIT_AUTHOR_EMAIL"
@@ -40,10 +44,16 @@ else
 	# The Debian tarball's .gitignore is "/*": force-add everything.
 	git -C "$new" add -f -A .
 	GIT_AUTHOR_DATE="2000-01-01T00:00:00Z" GIT_COMMITTER_DATE="2000-01-01T00:00:00Z" \
-		git -C "$new" commit -q -m "Linux $(dpkg-query -W -f='${Version}' "linux-source-$BASE_SERIES" 2>/dev/null || echo "$BASE_SERIES") (Debian linux-source-$BASE_SERIES)"
+		git -C "$new" commit -q -m "Linux $version (Debian linux-source-$BASE_SERIES)"
 	git -C "$new" tag base
+	# Which .deb the base came from, for every later run to say.
+	echo "linux-source-$BASE_SERIES $version, .deb sha256 $(sha256sum < "$deb" | cut -d' ' -f1)" \
+		> "$new/.git/harness-base"
 	mv "$new" "$tree"
 fi
+# Say which base this run builds on.
+echo "tree: base: $(cat "$tree/.git/harness-base" 2>/dev/null ||
+	echo "$(g log -1 --format=%s base), .deb not recorded (unpacked by an older make tree)")"
 
 . "$(dirname "$0")/applied.sh"
 head=$(g rev-parse HEAD)
