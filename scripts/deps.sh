@@ -21,7 +21,7 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
 	xz-utils \
 	make gcc libc6-dev bc bison flex libelf-dev libssl-dev cpio rsync \
-	ccache sparse git perl python3 python3-docutils \
+	ccache sparse git perl python3 python3-docutils python3-ply python3-git \
 	gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
 	qemu-system-x86 qemu-system-arm \
 	gnuplot-nox >/dev/null

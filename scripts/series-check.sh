@@ -17,7 +17,10 @@ for p in patches/[0-9]*.patch; do
 	# checkpatch finds its data files (spelling, const structs) from the
 	# kernel tree it runs in.  It asks whether MAINTAINERS needs updating
 	# for every new file; answer that below instead of ignoring it.
-	if ! out=$(cd "$tree" && ./scripts/checkpatch.pl --strict -q \
+	# Its SPDX check runs python3 with the ply and git modules, which make
+	# deps installs for Debian's python3: put that one first in PATH, in
+	# case another python3 (pyenv, a venv) comes first.
+	if ! out=$(cd "$tree" && PATH=/usr/bin:$PATH ./scripts/checkpatch.pl --strict -q \
 			--ignore FILE_PATH_CHANGES "$OLDPWD/$p" 2>&1); then
 		echo "series-check: checkpatch: $p" >&2
 		echo "$out" >&2
