@@ -80,7 +80,7 @@ struct bench {
 	struct kvm_vm *vm;
 	struct kvm_vcpu *vcpu;
 	struct userspace_mem_region *region;
-	unsigned long *bitmap;
+	uint64_t *bitmap;
 	uint64_t pages;
 };
 
@@ -92,20 +92,6 @@ static double now_ns(void)
 	return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
-static void run_to_sync(struct kvm_vcpu *vcpu)
-{
-	struct ucall uc;
-
-	vcpu_run(vcpu);
-	switch (get_ucall(vcpu, &uc)) {
-	case UCALL_SYNC:
-		return;
-	case UCALL_ABORT:
-		REPORT_GUEST_ASSERT(uc);
-	default:
-		TEST_FAIL("Unexpected exit %s", exit_reason_str(vcpu->run->exit_reason));
-	}
-}
 
 /*
  * A VM whose test memslot is present in the host (so that only KVM's own
@@ -116,8 +102,7 @@ static void __bench_create(struct bench *b, uint64_t pages, uint32_t flags,
 			   bool bits_set, enum vm_mem_backing_src_type src,
 			   uint64_t skip)
 {
-	size_t len = BITS_TO_LONGS(pages) * sizeof(unsigned long);
-	int r;
+	size_t len = userfault_bitmap_size(pages);
 
 	b->pages = pages;
 	b->vm = vm_create_with_one_vcpu(&b->vcpu, guest_code);
@@ -133,16 +118,12 @@ static void __bench_create(struct bench *b, uint64_t pages, uint32_t flags,
 	sync_global_to_guest(b->vm, guest_page_size);
 	sync_global_to_guest(b->vm, guest_skip);
 
-	b->bitmap = aligned_alloc(sizeof(unsigned long), len);
+	b->bitmap = aligned_alloc(sizeof(uint64_t), len);
 	TEST_ASSERT(b->bitmap, "Out of memory");
 	memset(b->bitmap, bits_set ? 0xff : 0, len);
-	if (flags) {
-		b->region->region.flags = flags;
-		b->region->region.userfault_bitmap = (uintptr_t)b->bitmap;
-		r = __vm_ioctl(b->vm, KVM_SET_USER_MEMORY_REGION2, &b->region->region);
-		TEST_ASSERT(!r, "KVM_MEM_USERFAULT failed, errno %d", errno);
-	}
-	run_to_sync(b->vcpu);
+	if (flags)
+		vm_mem_region_set_flags_bitmap(b->vm, SLOT, flags, b->bitmap);
+	vcpu_run_to_sync(b->vcpu);
 }
 
 static void bench_create(struct bench *b, uint64_t pages, uint32_t flags,
@@ -162,7 +143,7 @@ static double time_pass(struct bench *b)
 {
 	double start = now_ns();
 
-	run_to_sync(b->vcpu);
+	vcpu_run_to_sync(b->vcpu);
 	return (now_ns() - start) / b->pages;
 }
 
@@ -175,10 +156,10 @@ static void bench_exit(uint64_t pages)
 
 	/* The guest loops on GUEST_SYNC once it has touched the memslot. */
 	bench_create(&b, 1, 0, false);
-	run_to_sync(b.vcpu);
+	vcpu_run_to_sync(b.vcpu);
 	start = now_ns();
 	for (i = 0; i < BARE_EXITS; i++)
-		run_to_sync(b.vcpu);
+		vcpu_run_to_sync(b.vcpu);
 	bare = (now_ns() - start) / BARE_EXITS;
 	printf("RESULT exit_bare %.0f ns\n", bare);
 	bench_destroy(&b);
@@ -202,8 +183,7 @@ static void bench_exit(uint64_t pages)
 			    (b.vcpu->run->memory_fault.flags & KVM_MEMORY_EXIT_FLAG_USERFAULT),
 			    "Expected a userfault exit, got %d errno %d", r, errno);
 		page = (b.vcpu->run->memory_fault.gpa - SLOT_GPA) / getpagesize();
-		__atomic_fetch_and(&b.bitmap[page / BITS_PER_LONG],
-				   ~(1UL << (page % BITS_PER_LONG)), __ATOMIC_RELEASE);
+		userfault_bit_release(b.bitmap, page);
 	}
 	printf("RESULT exit_userfault %.0f ns\n", (now_ns() - start) / pages);
 	TEST_ASSERT(get_ucall(b.vcpu, NULL) == UCALL_SYNC, "Expected the guest's report");
@@ -227,18 +207,6 @@ static void bench_faults(uint64_t pages)
 	bench_destroy(&b);
 }
 
-static long free_2m_hugepages(void)
-{
-	FILE *f = fopen("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages", "r");
-	long n = 0;
-
-	if (f) {
-		if (fscanf(f, "%ld", &n) != 1)
-			n = 0;
-		fclose(f);
-	}
-	return n;
-}
 
 static void bench_touch(uint64_t pages)
 {
@@ -254,7 +222,7 @@ static void bench_touch(uint64_t pages)
 		return;
 	}
 	pages = align_up(pages, per_2m);
-	if (free_2m_hugepages() < pages / per_2m) {
+	if (get_free_hugepages(SZ_2M) < pages / per_2m) {
 		printf("NOTE fewer than %lu free 2M hugetlb pages: touch left out\n",
 		       pages / per_2m);
 		return;
@@ -265,7 +233,7 @@ static void bench_touch(uint64_t pages)
 			       VM_MEM_SRC_ANONYMOUS_HUGETLB_2MB, per_2m);
 		/* Nothing is mapped yet: setting bits takes effect. */
 		for (i = per_2m - 1; !m && i < pages; i += per_2m)
-			b.bitmap[i / BITS_PER_LONG] |= 1UL << (i % BITS_PER_LONG);
+			userfault_bit_set(b.bitmap, i);
 		printf("RESULT touch_%s_first %.0f pages/s\n", modes[m],
 		       1e9 / time_pass(&b));
 		later = 0;
@@ -284,8 +252,7 @@ static void bench_touch(uint64_t pages)
 static void bench_enable(uint64_t pages)
 {
 	uint64_t slot_pages = SZ_1G / getpagesize();
-	size_t len = BITS_TO_LONGS(slot_pages) * sizeof(unsigned long);
-	struct kvm_userspace_memory_region2 *region;
+	size_t len = userfault_bitmap_size(slot_pages);
 	double start, on = 0, off = 0;
 	struct bench b;
 	int i, r;
@@ -302,7 +269,6 @@ static void bench_enable(uint64_t pages)
 				    slot_pages, 0);
 	virt_map(b.vm, SLOT_GPA, SLOT_GPA, pages);
 	b.region = memslot2region(b.vm, SLOT);
-	region = &b.region->region;
 	memset(b.region->host_mem, 1, pages * getpagesize());
 
 	guest_pages = pages;
@@ -311,25 +277,23 @@ static void bench_enable(uint64_t pages)
 	sync_global_to_guest(b.vm, guest_pages);
 	sync_global_to_guest(b.vm, guest_page_size);
 	sync_global_to_guest(b.vm, guest_skip);
-	b.bitmap = aligned_alloc(sizeof(unsigned long), len);
+	b.bitmap = aligned_alloc(sizeof(uint64_t), len);
 	TEST_ASSERT(b.bitmap, "Out of memory");
 	memset(b.bitmap, 0, len);
-	run_to_sync(b.vcpu);
+	vcpu_run_to_sync(b.vcpu);
 
 	for (i = 0; i < ENABLE_CALLS; i++) {
 		/* Map the pages again: the last enable dropped them. */
-		run_to_sync(b.vcpu);
+		vcpu_run_to_sync(b.vcpu);
 
-		region->flags = KVM_MEM_USERFAULT;
-		region->userfault_bitmap = (uintptr_t)b.bitmap;
 		start = now_ns();
-		r = __vm_ioctl(b.vm, KVM_SET_USER_MEMORY_REGION2, region);
+		r = __vm_mem_region_set_flags_bitmap(b.vm, SLOT, KVM_MEM_USERFAULT,
+						     b.bitmap);
 		on += now_ns() - start;
 		TEST_ASSERT(!r, "Enabling KVM_MEM_USERFAULT failed, errno %d", errno);
 
-		region->flags = 0;
 		start = now_ns();
-		r = __vm_ioctl(b.vm, KVM_SET_USER_MEMORY_REGION2, region);
+		r = __vm_mem_region_set_flags_bitmap(b.vm, SLOT, 0, b.bitmap);
 		off += now_ns() - start;
 		TEST_ASSERT(!r, "Disabling KVM_MEM_USERFAULT failed, errno %d", errno);
 	}

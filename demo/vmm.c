@@ -49,6 +49,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "kvm_util.h"
 #include "transport.h"
 #include "vmm.h"
 
@@ -122,17 +123,18 @@ int vmm_memory_init(int vm_fd, uint32_t slot, uint64_t gpa, uint64_t size,
 		return -errno;
 
 	/*
-	 * The KVM Userfault bitmap: __u64 words, 8-byte aligned, bit i for
-	 * the page at gpa + i * PAGE; set means "not here yet, exit".
+	 * The KVM Userfault bitmap: little-endian __u64 words, 8-byte
+	 * aligned, bit i for the page at gpa + i * PAGE; set means "not here
+	 * yet, exit".  The KVM selftests' helpers (kvm_util.h) handle it.
 	 */
-	nwords = (vmm.npages + 63) / 64;
+	nwords = userfault_bitmap_size(vmm.npages) / 8;
 	vmm.bitmap = aligned_alloc(8, nwords * 8);
 	vmm.state = calloc(vmm.npages, sizeof(*vmm.state));
 	if (!vmm.bitmap || !vmm.state)
 		return -ENOMEM;
 	memset(vmm.bitmap, 0, nwords * 8);
 	for (p = 0; p < vmm.npages; p++)
-		vmm.bitmap[p / 64] |= 1ULL << (p % 64);
+		userfault_bit_set(vmm.bitmap, p);
 
 	vmm.region = (struct kvm_userspace_memory_region2) {
 		.slot = slot,
@@ -301,8 +303,7 @@ static bool land(uint64_t page, const void *buf, enum who who)
 		return false;
 	}
 	if (vmm.kvm_uf)
-		__atomic_fetch_and(&vmm.bitmap[page / 64], ~(1ULL << (page % 64)),
-				   __ATOMIC_RELEASE);
+		userfault_bit_release(vmm.bitmap, page);
 	old = __atomic_exchange_n(&vmm.state[page], P_PRESENT, __ATOMIC_RELEASE);
 	if (old == P_BUSY_WAITERS)
 		futex_wake(&vmm.state[page]);
