@@ -92,7 +92,6 @@ static double now_ns(void)
 	return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
-
 /*
  * A VM whose test memslot is present in the host (so that only KVM's own
  * fault is measured) and not mapped by KVM yet.  The guest stops at its
@@ -206,7 +205,6 @@ static void bench_faults(uint64_t pages)
 	printf("RESULT faults_clear %.0f pages/s\n", 1e9 / time_pass(&b));
 	bench_destroy(&b);
 }
-
 
 static void bench_touch(uint64_t pages)
 {
