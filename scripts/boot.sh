@@ -16,7 +16,7 @@ eval "mode_args=\${MODE_$MODE?unknown mode $MODE for $ARCH}"
 : "${KERNEL:=$out/kernel/$KIMAGE}" "${TAG:=$RUN}"
 
 # panic=-1 with -no-reboot: a panic or the guest's final reboot ends QEMU.
-append="console=$CONSOLE panic=-1 harness.run=$RUN harness.mode=$MODE $mode_args ${APPEND:-}"
+append="console=$CONSOLE panic=-1 $KERNEL_ARGS harness.run=$RUN harness.mode=$MODE $mode_args ${APPEND:-}"
 set -- $QEMU $QEMU_ARGS -accel tcg -smp "$QEMU_SMP" -m "$QEMU_MEM" -no-reboot \
 	-kernel "$KERNEL" -initrd "$CPIO" -append "$append" \
 	-device virtio-serial-pci \
