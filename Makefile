@@ -6,6 +6,8 @@
 #   deps           install everything (Debian bookworm; root or sudo)
 #   check          tree, harness-test, doccheck, then per arch: build, boot
 #                  once per mode, run tests/kvm-$ARCH.list, scan the console
+#   soak           check with tests/soak-$ARCH.list: the long runs (10^6
+#                  random operations per mode), hours under TCG
 #   recheck        check without building: boot what is built
 #   rerun          the old name of recheck
 #   run            the post-copy migration demo (x86_64)
@@ -40,7 +42,7 @@ ARCHES := $(if $(ARCH),$(ARCH),x86_64 arm64)
 FLAVOUR ?= debug
 export TESTS MODES FLAVOUR TIMEOUT VM_TIMEOUT ROUNDS BENCH_SIZE BASE_ARCHES FORCE
 
-.PHONY: deps tree series series-check build check recheck rerun run bench \
+.PHONY: deps tree series series-check build check soak recheck rerun run bench \
 	shell harness-test selftest clean help
 
 deps:
@@ -60,6 +62,10 @@ build: tree
 
 check: tree
 	ARCHES="$(ARCHES)" sh scripts/check.sh
+
+# The long runs (tests/soak-*.list), e.g. 10^6 random operations per mode.
+soak: tree
+	ARCHES="$(ARCHES)" LISTS=soak VM_TIMEOUT=$${VM_TIMEOUT:-14400} sh scripts/check.sh
 
 recheck rerun:
 	ARCHES="$(ARCHES)" NOBUILD=1 sh scripts/check.sh

@@ -4,11 +4,14 @@
 # VM, or a kernel splat on the console.
 #   ARCHES="x86_64 arm64"  MODES=only these modes  TESTS=only these tests
 #   NOBUILD=1 re-runs on what is already built
+#   LISTS=soak runs tests/soak-$ARCH.list instead of tests/kvm-$ARCH.list
+#   (make soak), logged as soak-$MODE instead of check-$MODE
 #   TIMEOUT=per-test seconds, over the list's and kselftest's (guest/runtests)
 set -u
 
 : "${ARCHES:=x86_64 arm64}" "${FLAVOUR:=debug}" "${TESTS:=}" "${MODES:=}" \
-	"${NOBUILD:=}" "${TIMEOUT:=}"
+	"${NOBUILD:=}" "${TIMEOUT:=}" "${LISTS:=kvm}"
+case $LISTS in kvm) tag=check ;; *) tag=$LISTS ;; esac
 export FLAVOUR TIMEOUT
 . "$(dirname "$0")/lib.sh"
 
@@ -20,6 +23,7 @@ want_modes=$MODES
 all_modes=
 for a in $ARCHES; do
 	[ -f "arch/$a.conf" ] || { echo "check: no arch/$a.conf for ARCH=$a" >&2; exit 1; }
+	[ -f "tests/$LISTS-$a.list" ] || { echo "check: no tests/$LISTS-$a.list" >&2; exit 1; }
 	all_modes="$all_modes $(use_arch "$a"; echo "$MODES")"
 done
 [ -n "$all_modes" ] || { echo "check: no arch selected" >&2; exit 1; }
@@ -33,7 +37,7 @@ done
 for t in $TESTS; do
 	found=
 	for a in $ARCHES; do
-		[ -z "$(list_lines "tests/kvm-$a.list" "$t")" ] || found=1
+		[ -z "$(list_lines "tests/$LISTS-$a.list" "$t")" ] || found=1
 	done
 	[ -n "$found" ] || { echo "check: test \"$t\" is in none of the lists of $ARCHES" >&2; exit 1; }
 done
@@ -54,7 +58,7 @@ for ARCH in $ARCHES; do
 	# The selected lines of the list, comments dropped.
 	list=$out/tests.list
 	mkdir -p "$out"
-	list_lines "tests/kvm-$ARCH.list" $TESTS > "$list"
+	list_lines "tests/$LISTS-$ARCH.list" $TESTS > "$list"
 	if [ -z "$modes" ] || [ ! -s "$list" ]; then
 		echo "check: $ARCH: none of the modes or tests asked for, skipped"
 		continue
@@ -67,13 +71,13 @@ for ARCH in $ARCHES; do
 	ap=0 af=0 as=0
 	for MODE in $modes; do
 		start=$(date +%s)
-		MODE=$MODE RUN=check CPIO=$cpio sh scripts/boot.sh
+		MODE=$MODE RUN=check TAG=$tag CPIO=$cpio sh scripts/boot.sh
 		hung=$?
-		res=$(sh scripts/tap-summary.sh "$out/logs/check-$MODE.out" "$ARCH/$MODE")
+		res=$(sh scripts/tap-summary.sh "$out/logs/$tag-$MODE.out" "$ARCH/$MODE")
 		echo "$res" | sed '$d'
 		set -- $(echo "$res" | tail -n 1)
 		p=$2 f=$3 s=$4
-		if ! sh scripts/scan-console.sh "$out/logs/check-$MODE.console"; then
+		if ! sh scripts/scan-console.sh "$out/logs/$tag-$MODE.console"; then
 			f=$((f + 1))
 		fi
 		[ $hung -eq 0 ] || f=$((f + 1))
