@@ -21,12 +21,6 @@ res=build/bench
 mkdir -p "$res"
 start=$(date +%s)
 
-# The unpatched tree: a worktree of build/linux at its base tag.
-if [ ! -f build/base/linux/Makefile ]; then
-	echo "bench: checking out the base tree in build/base/linux"
-	git -C build/linux worktree add -q -f --detach "$PWD/build/base/linux" base >/dev/null
-fi
-
 : > "$res/results.csv.new"
 for ARCH in $ARCHES; do
 	use_arch "$ARCH"

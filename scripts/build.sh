@@ -5,7 +5,9 @@
 # uses ccache when present.
 #   ARCH=x86_64|arm64  FLAVOUR=debug (make check, make run: + configs/debug
 #   and configs/demo) | bench (no debug options, no networking)
-#   | base (bench options, unpatched tree: build/base/linux, made by make bench)
+#   | base (bench options, unpatched tree: build/base/linux, make bench)
+#   | base-debug (debug options, unpatched tree: make hangs)
+#   | kcsan (configs/kcsan instead of configs/kasan: make kcsan)
 set -eu
 
 : "${ARCH:?ARCH=x86_64|arm64}" "${FLAVOUR:=debug}"
@@ -13,21 +15,33 @@ set -eu
 use_arch "$ARCH"
 src=$PWD/build/linux
 out=$PWD/$out
-if [ "$FLAVOUR" = base ]; then
-	# Laid out like build/: the same relative paths let ccache (below)
-	# reuse the patched bench build for every file the series leaves alone.
+case $FLAVOUR in
+base*)
+	# The unpatched tree: a worktree of build/linux at its base tag.  Laid
+	# out like build/: the same relative paths let ccache (below) reuse
+	# the patched bench build for every file the series leaves alone.
+	[ -f build/linux/Makefile ] || { echo "build: no kernel tree: run make tree" >&2; exit 1; }
+	if [ ! -f build/base/linux/Makefile ]; then
+		echo "build: checking out the base tree in build/base/linux"
+		git -C build/linux worktree add -q -f --detach "$PWD/build/base/linux" base >/dev/null
+	fi
 	src=$PWD/build/base/linux
-	out=$PWD/build/base/$ARCH-bench
-fi
+	out=$PWD/build/base/$ARCH-${FLAVOUR#base-}
+	[ "$FLAVOUR" = base ] && out=$PWD/build/base/$ARCH-bench
+	;;
+esac
 kout=$out/kernel
 
 [ -f "$src/Makefile" ] || { echo "build: no kernel tree: run make tree" >&2; exit 1; }
 
 frags=$CONFIGS
-[ "$FLAVOUR" = debug ] && frags="$frags configs/debug configs/demo"
+case $FLAVOUR in
+*debug) frags="$frags configs/debug configs/kasan configs/demo" ;;
+kcsan) frags="$frags configs/debug configs/kcsan configs/demo" ;;
+esac
 
 # ccache hashes paths relative to this: see the base layout above.
-[ "$FLAVOUR" = debug ] || export CCACHE_BASEDIR="$PWD/build"
+case $FLAVOUR in *debug|kcsan) ;; *) export CCACHE_BASEDIR="$PWD/build" ;; esac
 
 # Reconfigure only when the fragments change, so that rebuilds stay incremental.
 mkdir -p "$kout"
@@ -51,7 +65,7 @@ fi
 echo "build: kernel $ARCH-$FLAVOUR"
 kmake "$src" "$kout"
 # The base kernel only boots what the patched build's selftests run.
-if [ "$FLAVOUR" = base ]; then
+if [ "$FLAVOUR" != "${FLAVOUR#base}" ]; then
 	echo "build: done $out"
 	exit 0
 fi
@@ -64,7 +78,11 @@ selftests_make "$src/tools/testing/selftests" "$kout" \
 	TARGETS=kvm KSFT_INSTALL_PATH="$out/kselftest" install >/dev/null
 # The post-copy demo (make run) and its checks (tests/*.list), built like a
 # selftest beside them so that the initramfs finds it by name.
-if [ "$FLAVOUR" = debug ]; then
-	ARCH=$ARCH FLAVOUR=debug sh scripts/build-tool.sh demo/postcopy.c postcopy_demo
+# exit_storm is make hangs' control workload, memslot_recreate the
+# reproducer that tests/repro-*.list runs (make hangs LISTS=repro).
+if [ "$FLAVOUR" = debug ] || [ "$FLAVOUR" = kcsan ]; then
+	ARCH=$ARCH FLAVOUR=$FLAVOUR sh scripts/build-tool.sh demo/postcopy.c postcopy_demo
+	ARCH=$ARCH FLAVOUR=$FLAVOUR sh scripts/build-tool.sh hangs/exit_storm.c
+	ARCH=$ARCH FLAVOUR=$FLAVOUR sh scripts/build-tool.sh repro/memslot_recreate.c
 fi
 echo "build: done $out"

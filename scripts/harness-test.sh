@@ -40,6 +40,12 @@ summary() { sh scripts/tap-summary.sh "$1" t | tail -n 1; }
 expect 0 "clean console passes" sh scripts/scan-console.sh $d/clean.console
 expect 1 "WARN on the console fails" sh scripts/scan-console.sh $d/warn.console
 expect 1 "KASAN report fails" sh scripts/scan-console.sh $d/kasan.console
+expect 1 "KCSAN data-race report fails" sh scripts/scan-console.sh $d/kcsan.console
+printf '# a reason\nBUG: KCSAN: data-race in kvm_example_reader / \n' > "${TMPDIR:-/tmp}/known.$$"
+expect 0 "known KCSAN report passes" sh scripts/scan-console.sh $d/kcsan.console "${TMPDIR:-/tmp}/known.$$"
+expect 1 "known KCSAN report, other splat fails" sh scripts/scan-console.sh $d/warn.console "${TMPDIR:-/tmp}/known.$$"
+expect 1 "missing known file fails" sh scripts/scan-console.sh $d/kcsan.console "${TMPDIR:-/tmp}/no-such-known.$$"
+rm -f "${TMPDIR:-/tmp}/known.$$"
 expect 1 "lockdep report fails" sh scripts/scan-console.sh $d/lockdep.console
 expect 1 "hung task report fails" sh scripts/scan-console.sh $d/hung.console
 expect 0 "clean arm64 console passes" sh scripts/scan-console.sh $d/arm64-clean.console
