@@ -8,6 +8,11 @@
 #                  once per mode, run tests/kvm-$ARCH.list, scan the console
 #   soak           check with tests/soak-$ARCH.list: the long runs (10^6
 #                  random operations per mode), hours under TCG
+#   kcsan          the race case and the stress program (tests/kcsan-$ARCH.list)
+#                  on a KCSAN kernel (FLAVOUR=kcsan, x86_64 unless ARCH=)
+#   hangs          run each workload of tests/hangs-$ARCH.list many times
+#                  unpinned on the patched and the unpatched debug kernel:
+#                  failure and wedge counts (scripts/hangs.sh)
 #   recheck        check without building: boot what is built
 #   rerun          the old name of recheck
 #   run            the post-copy migration demo (x86_64)
@@ -32,17 +37,20 @@
 #                       kselftest settings' (guest/runtests); 0 is none
 #   VM_TIMEOUT=s        check: seconds before a VM counts as hung (1800)
 #   NOBUILD=1           run, shell: boot what is already built
-#   FLAVOUR=debug|bench build, check: the kernel flavour (default debug)
+#   FLAVOUR=debug|bench|kcsan build, check: the kernel flavour (default debug)
 #   ROUNDS=n            bench: rounds (5)
 #   BENCH_SIZE=4M       bench: guest memory per vCPU (arch/$ARCH.conf)
 #   BASE_ARCHES="x86_64" bench: arches also measured on the unpatched base
+#   RUNS=24 BATCH=12    hangs: runs per workload, kernel and mode; per boot
+#   KERNELS="patched base" hangs: the kernels compared
+#   LISTS=repro         hangs: run tests/repro-$ARCH.list (memslot_recreate)
 #   FORCE=1             series: overwrite changes made in patches/
 
 ARCHES := $(if $(ARCH),$(ARCH),x86_64 arm64)
 FLAVOUR ?= debug
 export TESTS MODES FLAVOUR TIMEOUT VM_TIMEOUT ROUNDS BENCH_SIZE BASE_ARCHES FORCE
 
-.PHONY: deps tree series series-check build check soak recheck rerun run bench \
+.PHONY: deps tree series series-check build check soak kcsan hangs recheck rerun run bench \
 	shell harness-test selftest clean help
 
 deps:
@@ -66,6 +74,14 @@ check: tree
 # The long runs (tests/soak-*.list), e.g. 10^6 random operations per mode.
 soak: tree
 	ARCHES="$(ARCHES)" LISTS=soak VM_TIMEOUT=$${VM_TIMEOUT:-14400} sh scripts/check.sh
+
+# KCSAN and KASAN don't mix: data races get their own kernel and list.
+kcsan: tree
+	ARCHES="$(if $(ARCH),$(ARCH),x86_64)" FLAVOUR=kcsan LISTS=kcsan sh scripts/check.sh
+
+# Unpinned failure and wedge counts, patched versus base (x86_64 only).
+hangs: tree
+	ARCH=$(firstword $(ARCHES)) sh scripts/hangs.sh
 
 recheck rerun:
 	ARCHES="$(ARCHES)" NOBUILD=1 sh scripts/check.sh
