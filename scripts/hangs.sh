@@ -89,7 +89,7 @@ list_lines "$list_file" $TESTS | while IFS= read -r line; do
 				s=$(grep -c '^ok .*# SKIP' "$log.out")
 				p=$(($(grep -c '^ok ' "$log.out") - s))
 				f=$(grep -c '^not ok ' "$log.out")
-				grep -h 'unexpected exit\|Assertion\|^not ok ' "$log.out" | sed "s/^/hangs: $kernel $MODE: /" >&2
+				grep -h 'unexpected exit\|exit_reason=\|^not ok ' "$log.out" | sed "s/^/hangs: $kernel $MODE: /" >&2
 				sh scripts/scan-console.sh "$log.console" >/dev/null ||
 					echo "hangs: $kernel $MODE boot $boot: kernel splat, see $log.console" >&2
 				pass=$((pass + p)) skip=$((skip + s)) fail=$((fail + f))
@@ -98,9 +98,10 @@ list_lines "$list_file" $TESTS | while IFS= read -r line; do
 				# stopped writing, or the debug kernel's hung-task
 				# or soft-lockup detector panicked it.
 				if [ $done_now -lt $n ]; then
-					[ $quiet -ge "$STALL" ] ||
+					if [ $quiet -lt "$STALL" ]; then
+						wedged=$((wedged + 1))
 						echo "hangs: $kernel $MODE boot $boot: the VM ended after $done_now of $n runs: wedged, see $log.console" >&2
-					[ $quiet -ge "$STALL" ] || wedged=$((wedged + 1))
+					fi
 					done_now=$((done_now + 1))
 				fi
 				runs=$((runs + done_now))
