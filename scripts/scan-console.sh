@@ -19,15 +19,15 @@ if [ ! -s "$log" ]; then
 	echo "console: $log is missing or empty" >&2
 	exit 1
 fi
+# No known list: no pattern to drop (grep -v -f of nothing keeps all).
+pats=/dev/null
 if [ -n "$known" ]; then
 	[ -f "$known" ] || { echo "console: no $known" >&2; exit 1; }
 	pats=$(mktemp)
 	grep -v '^#' "$known" | grep . > "$pats"
-	hits=$(grep -E -n "$pattern" "$log" | grep -v -E -f "$pats" | head -n 10)
-	rm -f "$pats"
-else
-	hits=$(grep -E -n -m 10 "$pattern" "$log")
 fi
+hits=$(grep -E -n "$pattern" "$log" | grep -v -E -f "$pats" | head -n 10)
+[ "$pats" = /dev/null ] || rm -f "$pats"
 if [ -n "$hits" ]; then
 	echo "console: kernel splat in $log:" >&2
 	echo "$hits" | sed 's/^/  /' >&2
