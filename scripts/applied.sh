@@ -18,7 +18,7 @@ patch_sums() {
 }
 # The round of the series as posted: "[PATCH v3 01/14]".  Bump it for each
 # new version sent, and list what changed in cover-letter.txt.
-SERIES_PREFIX="PATCH v5"
+SERIES_PREFIX="PATCH v6"
 # format_patch DIR: base..HEAD as patches in DIR, as series.sh exports them
 # (the cover letter numbers the patches and takes the base-commit line).
 format_patch() {
