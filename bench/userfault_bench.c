@@ -5,16 +5,25 @@
  * selftests library of the kernel under test (scripts/bench.sh).
  *
  *   userfault_bench exit [pages]
- *     bare       a guest exit that userspace answers with nothing (a ucall:
- *                port I/O on x86, MMIO on arm64), per round trip
+ *     floor      the cheapest exit: the guest writes to a port (x86) or to
+ *                an address without a memslot (arm64) in a loop, and
+ *                userspace re-enters after checking exit_reason alone; one
+ *                KVM_RUN per exit, per round trip
+ *     ucall      a selftests ucall that userspace decodes (GUEST_SYNC: on
+ *                x86 two KVM_GET_REGS, and three KVM_RUN per round trip
+ *                on both arches), per round trip
  *     fault      a guest read of a page that is present in the host but not
  *                yet mapped by KVM (one stage-2 fault), per page
  *     userfault  a guest read of a page whose userfault bit is set: the
- *                exit, the release of the bit, the re-entry and the fault
+ *                exit, the release of the bit, one KVM_RUN and the fault
  *                that then maps the page, per page
  *   userfault_bench faults [pages]
  *     off        stage-2 fault rate in a memslot without KVM_MEM_USERFAULT
  *     clear      the same with KVM_MEM_USERFAULT and every bit clear
+ *     thpoff     faults per second on transparent huge pages (each maps a
+ *                2M range), without KVM_MEM_USERFAULT
+ *     thpclear   the same with KVM_MEM_USERFAULT and every bit clear: each
+ *                fault also reads the range's 8 bitmap words
  *   userfault_bench touch [pages]
  *     small_*    guest read rate over a 2M-hugetlb-backed memslot whose
  *                pages are all present but for the last one of each 2M
@@ -35,7 +44,10 @@
  *
  * Each result is printed as "RESULT <name> <value> <unit>".  What needs
  * KVM_CAP_USERFAULT is left out, with a note, on a kernel without it.
+ * The program runs its vCPU on its own thread, pinned to CPU 1 where
+ * there is one (CPU 0 is left to the rest of the system).
  */
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +64,11 @@
 #define SLOT		10
 #define SLOT_GPA	0xc0000000ULL
 #define BARE_EXITS	20000
+#define FLOOR_EXITS	100000
+
+/* Where the guest exits for the floor: a port, or a GPA without a memslot. */
+#define FLOOR_PORT	0x1008
+#define FLOOR_GPA	0xe0000000ULL
 
 #define TOUCH_PASSES	5
 
@@ -76,6 +93,18 @@ static void guest_code(void)
 	}
 }
 
+/* One exit per iteration, which userspace only re-enters. */
+static void guest_floor(void)
+{
+	for (;;) {
+#ifdef __x86_64__
+		outl(FLOOR_PORT, 0);
+#else
+		WRITE_ONCE(*(volatile uint64_t *)FLOOR_GPA, 0);
+#endif
+	}
+}
+
 struct bench {
 	struct kvm_vm *vm;
 	struct kvm_vcpu *vcpu;
@@ -90,6 +119,18 @@ static double now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+static void pin_self(void)
+{
+	cpu_set_t set;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(1, &set);
+	TEST_ASSERT(!sched_setaffinity(0, sizeof(set), &set),
+		    "Pinning to CPU 1 failed, errno %d", errno);
 }
 
 /*
@@ -146,12 +187,40 @@ static double time_pass(struct bench *b)
 	return (now_ns() - start) / b->pages;
 }
 
+static void floor_run(struct kvm_vcpu *vcpu)
+{
+#ifdef __x86_64__
+	const uint32_t reason = KVM_EXIT_IO;
+#else
+	const uint32_t reason = KVM_EXIT_MMIO;
+#endif
+	int r = __vcpu_run(vcpu);
+
+	TEST_ASSERT(!r && vcpu->run->exit_reason == reason,
+		    "Expected exit %u, got %d errno %d exit %u", reason, r,
+		    errno, vcpu->run->exit_reason);
+}
+
 static void bench_exit(uint64_t pages)
 {
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm;
 	struct bench b;
-	double start, bare;
+	double start;
 	uint64_t i, page;
 	int r;
+
+	vm = vm_create_with_one_vcpu(&vcpu, guest_floor);
+#ifndef __x86_64__
+	virt_map(vm, FLOOR_GPA, FLOOR_GPA, 1);
+#endif
+	for (i = 0; i < FLOOR_EXITS / 10; i++)
+		floor_run(vcpu);
+	start = now_ns();
+	for (i = 0; i < FLOOR_EXITS; i++)
+		floor_run(vcpu);
+	printf("RESULT exit_floor %.0f ns\n", (now_ns() - start) / FLOOR_EXITS);
+	kvm_vm_free(vm);
 
 	/* The guest loops on GUEST_SYNC once it has touched the memslot. */
 	bench_create(&b, 1, 0, false);
@@ -159,8 +228,7 @@ static void bench_exit(uint64_t pages)
 	start = now_ns();
 	for (i = 0; i < BARE_EXITS; i++)
 		vcpu_run_to_sync(b.vcpu);
-	bare = (now_ns() - start) / BARE_EXITS;
-	printf("RESULT exit_bare %.0f ns\n", bare);
+	printf("RESULT exit_ucall %.0f ns\n", (now_ns() - start) / BARE_EXITS);
 	bench_destroy(&b);
 
 	bench_create(&b, pages, 0, false);
@@ -174,7 +242,7 @@ static void bench_exit(uint64_t pages)
 	bench_create(&b, pages, KVM_MEM_USERFAULT, true);
 	start = now_ns();
 	for (;;) {
-		r = _vcpu_run(b.vcpu);
+		r = __vcpu_run(b.vcpu);
 		if (!r)
 			break;
 		TEST_ASSERT(errno == EFAULT &&
@@ -189,13 +257,36 @@ static void bench_exit(uint64_t pages)
 	bench_destroy(&b);
 }
 
+/*
+ * Faults per second in one pass: on transparent huge pages, a fault maps a
+ * whole 2M range (checked on x86, where KVM counts its huge mappings).
+ */
+static double thp_faults(uint64_t pages, uint32_t flags)
+{
+	uint64_t ranges = pages * getpagesize() / SZ_2M;
+	struct bench b;
+	double ns;
+
+	__bench_create(&b, pages, flags, false, VM_MEM_SRC_ANONYMOUS_THP, 0);
+	ns = time_pass(&b) * b.pages;
+#ifdef __x86_64__
+	TEST_ASSERT(vm_get_stat(b.vm, "pages_2m") >= ranges,
+		    "Expected %lu 2M mappings, got %lu", ranges,
+		    vm_get_stat(b.vm, "pages_2m"));
+#endif
+	bench_destroy(&b);
+	return 1e9 * ranges / ns;
+}
+
 static void bench_faults(uint64_t pages)
 {
+	uint64_t thp_pages = align_up(pages, SZ_2M / getpagesize());
 	struct bench b;
 
 	bench_create(&b, pages, 0, false);
 	printf("RESULT faults_off %.0f pages/s\n", 1e9 / time_pass(&b));
 	bench_destroy(&b);
+	printf("RESULT faults_thpoff %.0f faults/s\n", thp_faults(thp_pages, 0));
 
 	if (!kvm_has_cap(KVM_CAP_USERFAULT)) {
 		printf("NOTE no KVM_CAP_USERFAULT: faults_clear left out\n");
@@ -204,6 +295,8 @@ static void bench_faults(uint64_t pages)
 	bench_create(&b, pages, KVM_MEM_USERFAULT, false);
 	printf("RESULT faults_clear %.0f pages/s\n", 1e9 / time_pass(&b));
 	bench_destroy(&b);
+	printf("RESULT faults_thpclear %.0f faults/s\n",
+	       thp_faults(thp_pages, KVM_MEM_USERFAULT));
 }
 
 static void bench_touch(uint64_t pages)
@@ -305,6 +398,7 @@ int main(int argc, char *argv[])
 	uint64_t pages = argc > 2 ? strtoull(argv[2], NULL, 0) : 4096;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	pin_self();
 	if (argc > 1 && !strcmp(argv[1], "exit"))
 		bench_exit(pages);
 	else if (argc > 1 && !strcmp(argv[1], "faults"))

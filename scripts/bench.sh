@@ -5,9 +5,14 @@
 #   ARCHES="x86_64 arm64"  ROUNDS=5  BENCH_SIZE=guest memory per vCPU
 #   (default: BENCH_SIZE_DEFAULT of arch/$ARCH.conf)
 #   BASE_ARCHES=x86_64 (arches also measured on the unpatched base kernel)
-# Writes build/bench/results.csv (every round of every measure) and
-# build/bench/summary.csv, prints the table and the four ratios, and
-# regenerates BENCHMARKS.md and bench/pages-per-sec.png.
+# Writes build/bench/results-$ARCH.csv (every round of every measure),
+# merges those of every arch measured so far into build/bench/results.csv
+# (so that one arch's run keeps the other's figures) and summary.csv,
+# prints the table and the ratios, and regenerates BENCHMARKS.md and
+# bench/pages-per-sec.png.
+# Two boots per kernel: the measurements under TCG as it runs (SMP=BENCH_SMP),
+# and the fault rates again under -icount (ICOUNT=1, boot.sh), where time
+# is an instruction count that two kernels' boots can be compared by.
 set -eu
 . "$(dirname "$0")/lib.sh"
 
@@ -16,19 +21,17 @@ set -eu
 # The bench flavour throughout, but for the base kernel (FLAVOUR=base below).
 FLAVOUR=bench
 export ROUNDS FLAVOUR
-sizes=
 res=build/bench
 mkdir -p "$res"
 start=$(date +%s)
 
-: > "$res/results.csv.new"
 for ARCH in $ARCHES; do
 	use_arch "$ARCH"
 	export ARCH
+	: > "$res/results-$ARCH.csv.new"
 	set -- $MODES
 	mode=$1
 	size=${BENCH_SIZE:-$BENCH_SIZE_DEFAULT}
-	sizes="$sizes${sizes:+, }$ARCH $size"
 	sh scripts/build.sh
 	# userfault_bench is built like a KVM selftest, against the selftests
 	# library objects and UAPI headers of the patched bench build.
@@ -47,31 +50,35 @@ for ARCH in $ARCHES; do
 	for kernel in $kernels; do
 		kimage=$out/kernel/$KIMAGE
 		[ $kernel = patched ] || kimage=build/base/$ARCH-bench/kernel/$KIMAGE
-		echo "bench: $ARCH $mode, $kernel kernel"
-		MODE=$mode RUN=bench TAG=bench-$kernel \
-			KERNEL=$kimage APPEND=harness.kernel=$kernel CPIO=$cpio \
-			VM_TIMEOUT=1500 sh scripts/boot.sh
-		log=$out/logs/bench-$kernel-$mode
-		sh scripts/scan-console.sh "$log.console"
-		grep -q '^# done' "$log.out" || { echo "bench: $log.out is incomplete" >&2; exit 1; }
-		grep '^# .* failed:' "$log.out" >&2 && exit 1
-		sed -n "s/^CSV,/$ARCH,$kernel,/p" "$log.out" >> "$res/results.csv.new"
+		for part in tcg icount; do
+			echo "bench: $ARCH $mode, $kernel kernel, $part"
+			icount=0
+			[ $part = tcg ] || icount=1
+			MODE=$mode RUN=bench TAG=bench-$part-$kernel KERNEL=$kimage \
+				APPEND="harness.kernel=$kernel harness.bench=$part" \
+				CPIO=$cpio SMP=$BENCH_SMP ICOUNT=$icount \
+				VM_TIMEOUT=1500 sh scripts/boot.sh
+			log=$out/logs/bench-$part-$kernel-$mode
+			sh scripts/scan-console.sh "$log.console"
+			grep -q '^# done' "$log.out" || { echo "bench: $log.out is incomplete" >&2; exit 1; }
+			grep '^# .* failed:' "$log.out" >&2 && exit 1
+			sed -n "s/^CSV,/$ARCH,$kernel,/p" "$log.out" >> "$res/results-$ARCH.csv.new"
+		done
 	done
+	mv "$res/results-$ARCH.csv.new" "$res/results-$ARCH.csv"
+	echo "- $ARCH ($(date -u +%Y-%m-%d)): $($QEMU --version | head -n 1), TCG, $BENCH_SMP vCPUs, $QEMU_MEM (arch/$ARCH.conf); $ROUNDS rounds, the modes interleaved within each round; guest memory per vCPU $size" \
+		> "$res/machine-$ARCH.md"
 done
 {
 	echo "arch,kernel,measure,mode,vcpus,round,value,unit"
-	cat "$res/results.csv.new"
+	cat "$res"/results-*.csv
 } > "$res/results.csv"
-rm -f "$res/results.csv.new"
 
 # Machine and software, for BENCHMARKS.md.
 {
 	echo "- Host: $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)), $(free -g | awk '/^Mem:/ { print $2 }') GiB"
-	for a in $ARCHES; do
-		(use_arch "$a"; echo "- QEMU ($a): $($QEMU --version | head -n 1), TCG, $QEMU_SMP vCPUs, $QEMU_MEM (arch/$a.conf)")
-	done
+	cat "$res"/machine-*.md
 	echo "- Kernels: Debian linux-source $(sed -n 's/^BASE_DEBVER=//p' base.conf), non-debug (configs/common + configs/\$ARCH), patched and unpatched"
-	echo "- $ROUNDS rounds, the modes interleaved within each round; guest memory per vCPU: $sizes"
 } > "$res/machine.md"
 
 sh scripts/bench-report.sh "$res" "$(( $(date +%s) - start ))"

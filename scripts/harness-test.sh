@@ -213,6 +213,13 @@ printf '#!/bin/sh\necho "RESULT exit_bare 900 ns"\nkill -SEGV $$\n' > "$r/kselft
 chmod +x "$r/kselftest/kvm/userfault_bench"
 HARNESS_ROOT=$r HARNESS_KERNEL=base sh guest/bench 2>&1 | grep -q '^# .* failed:' ||
 	{ echo "harness-test: guest/bench: a crashed userfault_bench did not fail its round" >&2; fails=$((fails + 1)); }
+# Two measured vCPUs never share a CPU: with 2 CPUs (CPU 0 kept free), the
+# 2-vCPU runs fail their round instead of measuring something else.
+printf '#!/bin/sh\necho "Per-vcpu demand paging rate:\t1 pgs/sec/vcpu"\necho "Overall demand paging rate:\t2 pgs/sec"\n' \
+	> "$r/kselftest/kvm/demand_paging_test"
+chmod +x "$r/kselftest/kvm/demand_paging_test"
+HARNESS_ROOT=$r sh guest/bench 2>&1 | grep -q '^# baseline, 2 vCPUs, round 1 failed: 2 CPUs' ||
+	{ echo "harness-test: guest/bench: 2 vCPUs ran on 2 CPUs" >&2; fails=$((fails + 1)); }
 cp $d/bench-missing-round.csv "$r/res/results.csv"
 cd "$r"
 expect_err 1 "rounds missing" "bench report with a round missing fails" sh "$top/scripts/bench-report.sh" res
