@@ -32,8 +32,9 @@ awk -F, '
 		exit bad
 	}' "$res/summary.csv" || { echo "bench: rounds missing in $res/results.csv" >&2; exit 1; }
 
-report() {
-	awk -F, '
+# demand_paging_test's modes in the report's order, with their labels: the
+# start of both awk programs below.
+modes='
 	BEGIN {
 		split("baseline uffd_missing uffd_minor kvm_userfault kvm_userfault_minor", order, " ")
 		label["baseline"] = "no userfault (baseline)"
@@ -41,7 +42,10 @@ report() {
 		label["uffd_minor"] = "userfaultfd MINOR (shmem)"
 		label["kvm_userfault"] = "KVM Userfault (anon)"
 		label["kvm_userfault_minor"] = "KVM Userfault + MINOR (shmem)"
-	}
+	}'
+
+report() {
+	awk -F, "$modes"'
 	{
 		k = $1 SUBSEP $2 SUBSEP $3 SUBSEP $4 SUBSEP $5
 		med[k] = $6; lo[k] = $7; hi[k] = $8; cnt[k] = $9
@@ -161,22 +165,17 @@ report() {
 # ratio of KVM Userfault's per-vCPU rate to userfaultfd's is
 # c_uffd(N) / c_kvm(N), for comparison with upstream's measured ratio.
 model() {
-	awk -F, -v out="$res" '
+	awk -F, -v out="$res" "$modes"'
 	$2 == "patched" && $3 == "pervcpu" { rate[$1, $4, $5] = $6; arch[$1] = 1 }
 	function c(a, mo, n) { return (rate[a, mo, n] && rate[a, "baseline", n]) ? rate[a, "baseline", n] / rate[a, mo, n] : "" }
 	function cm(a, mo, n) { return c1[a, mo] + sl[a, mo] * (n - 1) }
 	END {
-		split("uffd_missing uffd_minor kvm_userfault kvm_userfault_minor", modes, " ")
-		label["uffd_missing"] = "userfaultfd MISSING (anon)"
-		label["uffd_minor"] = "userfaultfd MINOR (shmem)"
-		label["kvm_userfault"] = "KVM Userfault (anon)"
-		label["kvm_userfault_minor"] = "KVM Userfault + MINOR (shmem)"
 		for (a in arch) {
 			printf "%s: scaling model (a model, not a measurement): c(N), per-vCPU cost of a page\n", a
 			printf "relative to the no-userfault baseline at N vCPUs; c(N) = c1 + s (N - 1), fitted to N = 1, 2\n"
 			printf "%-30s %7s %7s %8s %8s %8s %15s %10s\n", "mode", "c1", "s", "c(1)", "c(2)", "c(4)", "model c(4)", "c(64)"
-			for (i = 1; i <= 4; i++) {
-				mo = modes[i]
+			for (i = 2; i <= 5; i++) {
+				mo = order[i]
 				x1 = c(a, mo, 1); x2 = c(a, mo, 2); x4 = c(a, mo, 4)
 				if (x1 == "" || x2 == "")
 					continue
