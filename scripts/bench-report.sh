@@ -133,9 +133,6 @@ report() {
 				num(hc), pct(hc, ho)
 			printf "     spread, min-max of the rounds (pages/s or 2M faults/s): base %s, patched %s, clear %s\n", \
 				range(a, "base", "icount", "off"), range(a, "patched", "icount", "off"), range(a, "patched", "icount", "clear")
-			off = m(a, "patched", "faults", "off", 1)
-			base = m(a, "base", "faults", "off", 1)
-			clear = m(a, "patched", "faults", "clear", 1)
 			printf "     the same 4K faults in TCG time, pages/s (separate boots, host noise): base %s, patched %s, clear %s\n", \
 				range(a, "base", "faults", "off"), range(a, "patched", "faults", "off"), range(a, "patched", "faults", "clear")
 
