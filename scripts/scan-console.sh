@@ -1,7 +1,7 @@
 #!/bin/sh
 # Fail (exit 1) if a kernel console log shows a warning, bug, sanitizer or
 # lockdep report, a stall, lockup or hung task, a stack dump, or a panic;
-# print the offending lines and the log's path.  A missing or empty log
+# print the offending lines, the log's path and the first report.  A missing or empty log
 # fails too: a VM that wrote nothing was not seen to be clean.
 #   scan-console.sh LOG [KNOWN]
 # KNOWN (make kcsan: tests/kcsan-known.txt) lists, one extended regular
@@ -31,6 +31,11 @@ hits=$(grep -E -n "$pattern" "$log" | grep -v -E -f "$pats" | head -n 10)
 if [ -n "$hits" ]; then
 	echo "console: kernel splat in $log:" >&2
 	echo "$hits" | sed 's/^/  /' >&2
+	# The first report whole (a CI log is often all there is of a run):
+	# up to 40 lines from its first matching line.
+	first=${hits%%:*}
+	echo "console: first report, lines $first-$((first + 39)):" >&2
+	sed -n "$first,$((first + 39))p" "$log" | sed 's/^/  | /' >&2
 	exit 1
 fi
 exit 0
