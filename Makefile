@@ -22,6 +22,10 @@
 #   tree           patches/ -> build/linux (git am on the base tag)
 #   series         build/linux -> patches/ (git format-patch)
 #   series-check   checkpatch, per-commit builds, W=1/sparse (after build)
+#   qemu-tree      qemu/patches -> build/qemu (git am on Debian's QEMU source)
+#   qemu-series    build/qemu -> qemu/patches (git format-patch)
+#   qemu-build     qemu-tree, then build qemu-system-x86_64 and migration-test
+#                  in build/qemu-x86_64 (KVM only, no TCG)
 #   harness-test   test the harness's own judges and scripts on the samples
 #                  in tests/harness/ and stand-ins (nothing is built)
 #   selftest       the old name of harness-test
@@ -50,7 +54,7 @@ ARCHES := $(if $(ARCH),$(ARCH),x86_64 arm64)
 FLAVOUR ?= debug
 export TESTS MODES FLAVOUR TIMEOUT VM_TIMEOUT ROUNDS BENCH_SIZE BASE_ARCHES FORCE
 
-.PHONY: deps tree series series-check build check soak kcsan hangs recheck rerun run bench \
+.PHONY: deps tree series series-check qemu-tree qemu-series qemu-build build check soak kcsan hangs recheck rerun run bench \
 	shell harness-test selftest clean help
 
 deps:
@@ -61,6 +65,15 @@ tree:
 
 series:
 	sh scripts/series.sh
+
+qemu-tree:
+	SERIES=qemu sh scripts/tree.sh
+
+qemu-series:
+	SERIES=qemu sh scripts/series.sh
+
+qemu-build: qemu-tree
+	sh scripts/qemu-build.sh
 
 series-check: build
 	ARCHES="$(ARCHES)" sh scripts/series-check.sh

@@ -1,8 +1,9 @@
-# Sourced by scripts/tree.sh and scripts/series.sh (with $tree and g() set):
-# what patches/ and build/linux held when tree.sh last applied patches/ or
-# series.sh last exported build/linux.  The record is exact, so that an
-# edit to a changelog or to whitespace in patches/ counts as a change:
-#   HEAD <commit of build/linux>
+# Sourced by scripts/tree.sh and scripts/series.sh (with use_series's
+# $tree, $pdir and $SERIES_PREFIX, and g() set): what $pdir and $tree held
+# when tree.sh last applied $pdir or series.sh last exported $tree.  The
+# record is exact, so that an edit to a changelog or to whitespace in $pdir
+# counts as a change:
+#   HEAD <commit of $tree>
 #   <sha256>  <name>     one line per patch file, the cover letter left out
 # "none" in place of either means unknown: it counts as changed.
 record=$tree/.git/harness-applied
@@ -16,9 +17,6 @@ patch_sums() {
 		sha256sum "$p"
 	done)
 }
-# The round of the series as posted: "[PATCH v3 01/14]".  Bump it for each
-# new version sent, and list what changed in cover-letter.txt.
-SERIES_PREFIX="PATCH v6"
 # format_patch DIR: base..HEAD as patches in DIR, as series.sh exports them
 # (the cover letter numbers the patches and takes the base-commit line).
 format_patch() {
@@ -26,7 +24,7 @@ format_patch() {
 		--subject-prefix="$SERIES_PREFIX" --cover-letter -o "$1" base..HEAD
 }
 write_record() {
-	{ echo "HEAD $(g rev-parse HEAD)"; patch_sums patches; } > "$record"
+	{ echo "HEAD $(g rev-parse HEAD)"; patch_sums "$pdir"; } > "$record"
 }
 
 # A tree made by the older scripts has no record, only the git patch-ids
@@ -39,13 +37,13 @@ if [ ! -f "$record" ]; then
 	head=none sums=none
 	dir=$(mktemp -d)
 	format_patch "$dir"
-	if [ "$(patch_sums "$dir")" = "$(patch_sums patches)" ]; then
+	if [ "$(patch_sums "$dir")" = "$(patch_sums "$pdir")" ]; then
 		head=HEAD sums=yes
 	elif [ -f "$tree/.git/patches-applied" ]; then
 		ids() { git patch-id --stable | cut -d' ' -f1; }
 		old=$(cat "$tree/.git/patches-applied")
 		h=$(g log -p --reverse base..HEAD | ids)
-		p=$(cat /dev/null patches/[0-9]*.patch 2>/dev/null | ids)
+		p=$(cat /dev/null "$pdir"/[0-9]*.patch 2>/dev/null | ids)
 		if [ "$h" != "$old" ] || [ "$p" != "$old" ]; then
 			[ "$h" != "$old" ] || head=HEAD
 			[ "$p" != "$old" ] || sums=yes
@@ -58,7 +56,7 @@ if [ ! -f "$record" ]; then
 	rm -rf "$dir"
 	{
 		if [ $head = HEAD ]; then echo "HEAD $(g rev-parse HEAD)"; else echo "HEAD none"; fi
-		if [ $sums = yes ]; then patch_sums patches; else echo none; fi
+		if [ $sums = yes ]; then patch_sums "$pdir"; else echo none; fi
 	} > "$record"
 fi
 recorded_head=$(sed -n '1s/^HEAD //p' "$record")

@@ -309,7 +309,13 @@ c=$tmp/deps
 mkdir -p "$c/scripts" "$c/bin"
 cp scripts/deps.sh scripts/lib.sh "$c/scripts/"
 # The pinned .deb the stub downloads holds "pinned" (STUB_DEB otherwise).
-sed "s/^BASE_SHA256=.*/BASE_SHA256=$(echo pinned | sha256sum | cut -d' ' -f1)/" base.conf > "$c/base.conf"
+sed -e "s/^BASE_SHA256=.*/BASE_SHA256=$(echo pinned | sha256sum | cut -d' ' -f1)/" \
+	-e "s/^QEMU_DSC_SHA256=.*/QEMU_DSC_SHA256=$(echo pinned | sha256sum | cut -d' ' -f1)/" \
+	base.conf > "$c/base.conf"
+# The machine's apt sources, deb822 (make deps adds a deb-src entry).
+mkdir -p "$c/apt"
+printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm\n' > "$c/apt/debian.sources"
+export APT_SOURCES_D="$c/apt"
 for s in apt-get apt-cache dpkg dpkg-deb sudo; do
 	cat > "$c/bin/$s" <<'STUB'
 #!/bin/sh
@@ -324,6 +330,10 @@ case "$(basename "$0") $1" in
 	*) echo newest > linux-source-6.12_6.12.999-1_all.deb ;;
 	esac
 	;;
+"apt-get source")
+	v=${4#*=}
+	echo "${STUB_DEB:-pinned}" > "qemu_${v#*:}.dsc"
+	;;
 # apt will not downgrade a package to a pinned version.
 "apt-get install") case "$*" in *linux-source*=*) exit 100 ;; esac ;;
 "dpkg-deb -x") mkdir -p "$3/bin" && : > "$3/bin/busybox" && chmod +x "$3/bin/busybox" ;;
@@ -336,7 +346,10 @@ done
 [ "$(id -u)" -ne 0 ] || chown -R 65534:65534 "$c"
 (cd "$c" && PATH=$c/bin:$PATH sh scripts/deps.sh) >/dev/null 2>&1 ||
 	{ echo "harness-test: deps.sh failed with stubs" >&2; fails=$((fails + 1)); }
-for f in build build/deb build/deb/arm64/bin/busybox build/deb/linux-source-6.12_6.12.117-1~deb12u1_all.deb; do
+grep -qx 'Types: deb-src' "$c/apt/kvm-userfault-src.sources" ||
+	{ echo "harness-test: deps did not add a deb-src entry" >&2; fails=$((fails + 1)); }
+for f in build build/deb build/deb/arm64/bin/busybox build/deb/linux-source-6.12_6.12.117-1~deb12u1_all.deb \
+	build/deb/qemu/qemu_7.2+dfsg-7+deb12u18.dsc; do
 	[ "$(stat -c %u "$c/$f" 2>/dev/null)" = "$(stat -c %u "$c")" ] ||
 		{ echo "harness-test: deps: $f is not the checkout owner's" >&2; fails=$((fails + 1)); }
 done

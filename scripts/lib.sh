@@ -70,3 +70,43 @@ base_deb() {
 	} >&2
 	echo "$other"
 }
+
+# use_series linux|qemu: the facts of one of the two series: tree, its git
+# work tree (tag base: the pristine source); pdir, its export; cover, its
+# cover letter's text (first line: subject; then the body); SERIES_PREFIX,
+# the round as posted ("[PATCH v3 01/14]"): bump it for each new version
+# sent, and list what changed in the cover letter; mk, the prefix of its
+# make targets (make qemu-series).
+# shellcheck disable=SC2034 # for the caller
+use_series() {
+	case $1 in
+	linux) tree=build/linux pdir=patches cover=cover-letter.txt SERIES_PREFIX="PATCH v6" mk= ;;
+	qemu) tree=build/qemu pdir=qemu/patches cover=qemu/cover-letter.txt SERIES_PREFIX="PATCH" mk=qemu- ;;
+	*) echo "${0##*/}: no series \"$1\" (linux or qemu)" >&2; exit 1 ;;
+	esac
+}
+
+# qemu_dsc: print the path of the QEMU base's .dsc in build/deb/qemu (make
+# deps downloads it): the pinned one of base.conf, whose sha256 must be
+# base.conf's; else, if make deps had to fall back to another version, the
+# newest there, with a warning on stderr.  Needs base.conf read.
+qemu_dsc() {
+	pinned=build/deb/qemu/qemu_${QEMU_DEBVER#*:}.dsc
+	if [ -f "$pinned" ]; then
+		sum=$(sha256sum < "$pinned" | cut -d' ' -f1)
+		if [ "$sum" != "$QEMU_DSC_SHA256" ]; then
+			echo "${0##*/}: $pinned has sha256 $sum, base.conf says $QEMU_DSC_SHA256:" >&2
+			echo "${0##*/}: not the pinned QEMU; remove build/deb/qemu and run make deps" >&2
+			return 1
+		fi
+		echo "$pinned"
+		return 0
+	fi
+	other=$(ls build/deb/qemu/qemu_*.dsc 2>/dev/null | sort -V | tail -n 1)
+	if [ -z "$other" ]; then
+		echo "${0##*/}: no qemu .dsc in build/deb/qemu: run make deps" >&2
+		return 1
+	fi
+	echo "WARNING: the pinned QEMU $QEMU_DEBVER is not in build/deb/qemu; using $other" >&2
+	echo "$other"
+}
