@@ -8,6 +8,8 @@
 #                  once per mode, run tests/kvm-$ARCH.list, scan the console
 #   soak           check with tests/soak-$ARCH.list: the long runs (10^6
 #                  random operations per mode), hours under TCG
+#   qemu-check     QEMU's post-copy tests, capability off and on, in every
+#                  x86_64 MMU mode (tests/qemu-x86_64.list; ~17 min a mode)
 #   kcsan          the race case and the stress program (tests/kcsan-$ARCH.list)
 #                  on a KCSAN kernel (FLAVOUR=kcsan, x86_64 unless ARCH=)
 #   hangs          run each workload of tests/hangs-$ARCH.list many times
@@ -54,7 +56,7 @@ ARCHES := $(if $(ARCH),$(ARCH),x86_64 arm64)
 FLAVOUR ?= debug
 export TESTS MODES FLAVOUR TIMEOUT VM_TIMEOUT ROUNDS BENCH_SIZE BASE_ARCHES FORCE
 
-.PHONY: deps tree series series-check qemu-tree qemu-series qemu-build build check soak kcsan hangs recheck rerun run bench \
+.PHONY: deps tree series series-check qemu-tree qemu-series qemu-build qemu-check build check soak kcsan hangs recheck rerun run bench \
 	shell harness-test selftest clean help
 
 deps:
@@ -87,6 +89,10 @@ check: tree
 # The long runs (tests/soak-*.list), e.g. 10^6 random operations per mode.
 soak: tree
 	ARCHES="$(ARCHES)" LISTS=soak VM_TIMEOUT=$${VM_TIMEOUT:-14400} sh scripts/check.sh
+
+# QEMU's post-copy tests, the whole matrix (make check runs a part).
+qemu-check: tree
+	ARCHES=x86_64 LISTS=qemu sh scripts/check.sh
 
 # KCSAN and KASAN don't mix: data races get their own kernel and list.
 kcsan: tree

@@ -71,6 +71,11 @@ for ARCH in $ARCHES; do
 	fi
 	if [ -z "$NOBUILD" ]; then
 		sh scripts/build.sh || { echo "check: $ARCH build failed" >&2; exit 1; }
+		# QEMU's tests (qemu_* lines) need the QEMU series built.
+		if grep -q '^qemu_' "$list"; then
+			{ SERIES=qemu sh scripts/tree.sh && sh scripts/qemu-build.sh; } ||
+				{ echo "check: QEMU build failed" >&2; exit 1; }
+		fi
 	fi
 	cpio=$(LIST=$list RUN=check sh scripts/initramfs.sh) || exit 1
 

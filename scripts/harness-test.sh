@@ -227,6 +227,32 @@ cd "$r"
 expect_err 1 "rounds missing" "bench report with a round missing fails" sh "$top/scripts/bench-report.sh" res
 cd "$top"
 
+# guest/qemu_migration_test judges migration-test, one process per case:
+# a failed, crashed, silent or doubled case fails the line, a skipped one
+# (glib's "# SKIP") skips it, and only a real pass passes.
+q=$tmp/qemu
+mkdir -p "$q/qemu/bin" "$q/tmp"
+cat > "$q/qemu/bin/migration-test" <<'STUB'
+#!/bin/sh
+case $STUB in
+pass) echo "ok 1 $3" ;;
+fail) echo "not ok 1 $3"; exit 1 ;;
+skip) echo "ok 1 $3 # SKIP no KVM" ;;
+crash) kill -SEGV $$ ;;
+two) echo "ok 1 $3"; echo "ok 2 $3/more" ;;
+esac
+exit 0
+STUB
+chmod +x "$q/qemu/bin/migration-test"
+mt() { env HARNESS_ROOT="$q" STUB=$1 sh guest/qemu_migration_test -p /x/case; }
+expect 0 "qemu_migration_test: a passing case passes" mt pass
+expect 1 "qemu_migration_test: a failing case fails" mt fail
+expect 4 "qemu_migration_test: a skipped case skips" mt skip
+expect 1 "qemu_migration_test: a crashed case fails" mt crash
+expect 1 "qemu_migration_test: a case with no result fails" mt none
+expect 1 "qemu_migration_test: a path that selects two cases fails" mt two
+expect 1 "qemu_migration_test: no case fails" env HARNESS_ROOT="$q" sh guest/qemu_migration_test
+
 # make tree / make series, in a fake checkout whose base.conf names no
 # tarball (nothing is ever unpacked here).  patches/ and build/linux are
 # compared exactly, and no work is thrown away.

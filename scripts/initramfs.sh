@@ -32,11 +32,23 @@ cp -r "$out/kselftest/run_kselftest.sh" "$out/kselftest/kselftest" "$root/kselft
 cp "$out/kselftest/kvm/settings" "$root/kselftest/kvm/"
 # run_kselftest.sh's list names the tests it can run: those packed here
 # (the installed one names every KVM selftest, and not the demo).
+# A qemu_* test is a script of guest/ that runs one of QEMU's own tests:
+# QEMU comes with it (scripts/qemu-payload.sh).
+qemu=
 for t in $(cut -d' ' -f1 "$LIST" | sort -u); do
-	bin=$(find "$out/kselftest/kvm" -name "$t" -type f | head -n 1)
-	[ -n "$bin" ] || { echo "initramfs: no selftest $t in $out/kselftest/kvm" >&2; exit 1; }
-	"${CROSS_COMPILE}strip" -o "$root/kselftest/kvm/$t" "$bin"
+	case $t in
+	qemu_*)
+		cp "guest/$t" "$root/kselftest/kvm/$t"
+		qemu=1
+		;;
+	*)
+		bin=$(find "$out/kselftest/kvm" -name "$t" -type f | head -n 1)
+		[ -n "$bin" ] || { echo "initramfs: no selftest $t in $out/kselftest/kvm" >&2; exit 1; }
+		"${CROSS_COMPILE}strip" -o "$root/kselftest/kvm/$t" "$bin"
+		;;
+	esac
 	echo "kvm:$t" >> "$root/kselftest/kselftest-list.txt"
 done
+[ -z "$qemu" ] || sh scripts/qemu-payload.sh "$root"
 (cd "$root" && find . | cpio -o -H newc -R 0:0 --quiet) > "$root.cpio"
 echo "$root.cpio"
