@@ -8,6 +8,8 @@
 #                  once per mode, run tests/kvm-$ARCH.list, scan the console
 #   soak           check with tests/soak-$ARCH.list: the long runs (10^6
 #                  random operations per mode), hours under TCG
+#   qemu-bench     QEMU's post-copy, capability off vs on, one x86_64 boot:
+#                  bench/qemu-postcopy.md and its section of BENCHMARKS.md
 #   qemu-check     QEMU's post-copy tests, capability off and on, in every
 #                  x86_64 MMU mode (tests/qemu-x86_64.list; ~17 min a mode)
 #   kcsan          the race case and the stress program (tests/kcsan-$ARCH.list)
@@ -56,7 +58,7 @@ ARCHES := $(if $(ARCH),$(ARCH),x86_64 arm64)
 FLAVOUR ?= debug
 export TESTS MODES FLAVOUR TIMEOUT VM_TIMEOUT ROUNDS BENCH_SIZE BASE_ARCHES FORCE
 
-.PHONY: deps tree series series-check qemu-tree qemu-series qemu-build qemu-check build check soak kcsan hangs recheck rerun run bench \
+.PHONY: deps tree series series-check qemu-tree qemu-series qemu-build qemu-check qemu-bench build check soak kcsan hangs recheck rerun run bench \
 	shell harness-test selftest clean help
 
 deps:
@@ -93,6 +95,9 @@ soak: tree
 # QEMU's post-copy tests, the whole matrix (make check runs a part).
 qemu-check: tree
 	ARCHES=x86_64 LISTS=qemu sh scripts/check.sh
+
+qemu-bench: tree
+	sh scripts/qemu-bench.sh
 
 # KCSAN and KASAN don't mix: data races get their own kernel and list.
 kcsan: tree

@@ -309,5 +309,10 @@ cp "$res/pages-per-sec.png" bench/pages-per-sec.png
 	echo
 	echo "Raw results, one line per round: \`build/bench/results.csv\`; medians"
 	echo "and ranges: \`build/bench/summary.csv\`."
+	# make qemu-bench's section, from its last run.
+	if [ -f bench/qemu-postcopy.md ]; then
+		echo
+		cat bench/qemu-postcopy.md
+	fi
 } > BENCHMARKS.md
 echo "bench: build/bench/results.csv, build/bench/summary.csv, BENCHMARKS.md, bench/pages-per-sec.png"

@@ -24,3 +24,14 @@ for f in /usr/share/seabios/bios-256k.bin /usr/share/seabios/vgabios-stdvga.bin 
 	/usr/share/qemu/linuxboot_dma.bin; do
 	cp -L "$f" "$root/qemu/share/qemu/"
 done
+# migration-test's x86 guest, for make qemu-bench: the boot sector that
+# migration-test writes out of its header (a loop that writes every page
+# of 1M-100M and prints B on the serial port after each pass).
+awk 'function hex(s) { return index("0123456789abcdef", substr(s, 1, 1)) * 16 + index("0123456789abcdef", substr(s, 2, 1)) - 17 }
+	{ for (i = 1; i <= NF; i++) if ($i ~ /^0x[0-9a-f][0-9a-f],?$/) printf "\\%03o", hex(substr($i, 3, 2)) }' \
+	build/qemu/tests/migration/i386/a-b-bootblock.h > "$root/qemu/bootsect.esc"
+# shellcheck disable=SC2059 # the escapes are the data
+printf "$(cat "$root/qemu/bootsect.esc")" > "$root/qemu/share/qemu/migration-test-bootsect"
+rm "$root/qemu/bootsect.esc"
+[ "$(wc -c < "$root/qemu/share/qemu/migration-test-bootsect")" -eq 512 ] ||
+	{ echo "qemu-payload: the boot sector is not 512 bytes" >&2; exit 1; }
