@@ -41,6 +41,18 @@ list_lines() {
 		n < 2 || ($1 in want)' "$1"
 }
 
+# pinned_file FILE SHA256 HINT: print FILE if its sha256 is base.conf's
+# SHA256; else say so, and HINT, on stderr and fail.
+pinned_file() {
+	sum=$(sha256sum < "$1" | cut -d' ' -f1)
+	if [ "$sum" != "$2" ]; then
+		echo "${0##*/}: $1 has sha256 $sum, base.conf says $2:" >&2
+		echo "${0##*/}: $3" >&2
+		return 1
+	fi
+	echo "$1"
+}
+
 # base_deb: print the path of the kernel base's .deb in build/deb (make
 # deps downloads it): the pinned one of base.conf, whose sha256 must be
 # base.conf's; else, if make deps had to fall back to another version,
@@ -48,14 +60,8 @@ list_lines() {
 base_deb() {
 	pinned=build/deb/linux-source-${BASE_SERIES}_${BASE_DEBVER}_all.deb
 	if [ -f "$pinned" ]; then
-		sum=$(sha256sum < "$pinned" | cut -d' ' -f1)
-		if [ "$sum" != "$BASE_SHA256" ]; then
-			echo "${0##*/}: $pinned has sha256 $sum, base.conf says $BASE_SHA256:" >&2
-			echo "${0##*/}: not the pinned base; remove it and run make deps" >&2
-			return 1
-		fi
-		echo "$pinned"
-		return 0
+		pinned_file "$pinned" "$BASE_SHA256" "not the pinned base; remove it and run make deps"
+		return
 	fi
 	other=$(ls build/deb/linux-source-"$BASE_SERIES"_*_all.deb 2>/dev/null | sort -V | tail -n 1)
 	if [ -z "$other" ]; then
@@ -93,14 +99,8 @@ use_series() {
 qemu_dsc() {
 	pinned=build/deb/qemu/qemu_${QEMU_DEBVER#*:}.dsc
 	if [ -f "$pinned" ]; then
-		sum=$(sha256sum < "$pinned" | cut -d' ' -f1)
-		if [ "$sum" != "$QEMU_DSC_SHA256" ]; then
-			echo "${0##*/}: $pinned has sha256 $sum, base.conf says $QEMU_DSC_SHA256:" >&2
-			echo "${0##*/}: not the pinned QEMU; remove build/deb/qemu and run make deps" >&2
-			return 1
-		fi
-		echo "$pinned"
-		return 0
+		pinned_file "$pinned" "$QEMU_DSC_SHA256" "not the pinned QEMU; remove build/deb/qemu and run make deps"
+		return
 	fi
 	other=$(ls build/deb/qemu/qemu_*.dsc 2>/dev/null | sort -V | tail -n 1)
 	if [ -z "$other" ]; then
