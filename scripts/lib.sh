@@ -87,7 +87,7 @@ base_deb() {
 use_series() {
 	case $1 in
 	linux) tree=build/linux pdir=patches cover=cover-letter.txt SERIES_PREFIX="PATCH v6" mk= ;;
-	qemu) tree=build/qemu pdir=qemu/patches cover=qemu/cover-letter.txt SERIES_PREFIX="PATCH" mk=qemu- ;;
+	qemu) tree=build/qemu pdir=qemu/patches cover=qemu/cover-letter.txt SERIES_PREFIX="PATCH v2" mk=qemu- ;;
 	*) echo "${0##*/}: no series \"$1\" (linux or qemu)" >&2; exit 1 ;;
 	esac
 }
