@@ -240,6 +240,8 @@ fail) echo "not ok 1 $3"; exit 1 ;;
 skip) echo "ok 1 $3 # SKIP no KVM" ;;
 crash) kill -SEGV $$ ;;
 two) echo "ok 1 $3"; echo "ok 2 $3/more" ;;
+thresh) [ "$(cat "$HARNESS_ROOT/proc/sys/kernel/watchdog_thresh")" = 60 ] &&
+	echo "ok 1 $3" ;;
 esac
 exit 0
 STUB
@@ -252,6 +254,14 @@ expect 1 "qemu_migration_test: a crashed case fails" mt crash
 expect 1 "qemu_migration_test: a case with no result fails" mt none
 expect 1 "qemu_migration_test: a path that selects two cases fails" mt two
 expect 1 "qemu_migration_test: no case fails" env HARNESS_ROOT="$q" sh guest/qemu_migration_test
+# The soft-lockup detector waits its longest while QEMU runs, and is
+# given back its threshold however the cases end.
+mkdir -p "$q/proc/sys/kernel"
+echo 10 > "$q/proc/sys/kernel/watchdog_thresh"
+expect 0 "qemu_migration_test: watchdog_thresh is 60 while a case runs" mt thresh
+expect 1 "qemu_migration_test: a failing case fails (watchdog_thresh)" mt fail
+[ "$(cat "$q/proc/sys/kernel/watchdog_thresh")" = 10 ] ||
+	{ echo "harness-test: qemu_migration_test left watchdog_thresh changed" >&2; fails=$((fails + 1)); }
 
 # make tree / make series, in a fake checkout whose base.conf names no
 # tarball (nothing is ever unpacked here).  patches/ and build/linux are
